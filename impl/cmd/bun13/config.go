@@ -155,7 +155,7 @@ func configSet(e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return usagef("config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal.mode MODE | terminal.size ROWSxCOLS")
+		return usagef("config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;ROWSxCOLS | terminal.mode MODE | terminal.size ROWSxCOLS")
 	}
 	field, val := pos[0], pos[1]
 	var fn func(config.Config) (config.Config, error)
@@ -192,10 +192,20 @@ func configSet(e *env, args []string) error {
 			return codes.At(codes.TerminalMode, config.OffsetTerminalMode, "mode %q, want none, cooked or raw", val)
 		}
 		fn = func(c config.Config) (config.Config, error) { c.TerminalMode = m; return c, nil }
+	case "terminal":
+		m, r, cols, err := config.ParseTerminal(val)
+		if err != nil {
+			off := config.OffsetTerminalMode
+			if codes.Of(err) == codes.TerminalSize {
+				off = config.OffsetRows
+			}
+			return codes.At(codes.Of(err), off, "%s", detailOf(err))
+		}
+		fn = func(c config.Config) (config.Config, error) { c.TerminalMode, c.Rows, c.Cols = m, r, cols; return c, nil }
 	case "terminal.size":
 		r, cols, err := config.ParseSize(val)
 		if err != nil {
-			return codes.At(codes.TerminalSize, config.OffsetRows, "%v", err)
+			return codes.At(codes.TerminalSize, config.OffsetRows, "%s", detailOf(err))
 		}
 		fn = func(c config.Config) (config.Config, error) { c.Rows, c.Cols = r, cols; return c, nil }
 	default:
@@ -463,4 +473,14 @@ func configEnv(e *env, args []string) error {
 	}
 	_, err = e.stdout.Write(out)
 	return err
+}
+
+// detailOf is the human part of a coded error, so a re-coded error with an
+// offset does not repeat the code.
+func detailOf(err error) string {
+	var ce *codes.Error
+	if errors.As(err, &ce) && ce.Detail != "" {
+		return ce.Detail
+	}
+	return err.Error()
 }

@@ -8,7 +8,7 @@
 //	bun13 lockfile dump FILE
 //	bun13 config init [--force]
 //	bun13 config get [FIELD]
-//	bun13 config set version N | registry URL | terminal.mode MODE | terminal.size ROWSxCOLS
+//	bun13 config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;RxC | terminal.mode MODE | terminal.size ROWSxCOLS
 //	bun13 config feature enable|disable NAME... | list
 //	bun13 config validate [--json]
 //	bun13 config dump --hex
