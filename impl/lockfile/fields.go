@@ -187,7 +187,9 @@ func checkIntegrity(s []byte) error {
 		if len(b64) != base64.StdEncoding.EncodedLen(a.size) {
 			return errors.New("integrity digest has the wrong length for its algorithm")
 		}
-		var raw [64]byte
+		// Decode may write up to DecodedLen(88) = 66 bytes before it finds
+		// that the padding makes fewer: the buffer must hold them all.
+		var raw [66]byte
 		n, err := base64.StdEncoding.Decode(raw[:], b64)
 		if err != nil || n != a.size {
 			return errors.New("integrity digest is not standard padded base64 of the right size")
