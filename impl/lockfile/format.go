@@ -26,8 +26,6 @@ const (
 	recFlags     = 0x28 // 4: bit 0 dev, bit 1 optional, bit 2 peer
 	recReserved  = 0x2C // 20: reserved, zero
 	RecordSize   = 0x40
-
-	recReservedLen = RecordSize - recReserved // 20
 )
 
 // Field limits of SPEC section 3.
