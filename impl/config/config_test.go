@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"hash/crc32"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,19 @@ func TestCheckValues(t *testing.T) {
 	b := c.Bytes()
 	if got := CRC64(append([]byte(Magic), b[:]...)); got != c.Checksum() {
 		t.Errorf("HeaderChecksum's magic shortcut differs from the plain CRC")
+	}
+}
+
+func TestHeaderChecksumMatchesCRC64(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		var b [Size]byte
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		if got, want := HeaderChecksum(&b), CRC64(append([]byte(Magic), b[:]...)); got != want {
+			t.Fatalf("%x: got 0x%016x, want 0x%016x", b, got, want)
+		}
 	}
 }
 

@@ -88,10 +88,10 @@ func DecodeHeader(b []byte) (Header, error) {
 		return Header{}, err
 	}
 	h.Config = cfg
-	for i := offReserved; i < offBodyCRC; i++ {
-		if b[i] != 0 {
-			return Header{}, codes.At(codes.Reserved, offReserved, "reserved header byte 0x%02x is 0x%02x", i, b[i])
-		}
+	// The 27 reserved bytes as four overlapping 8-byte words.
+	be := binary.BigEndian
+	if be.Uint64(b[0x1D:])|be.Uint64(b[0x25:])|be.Uint64(b[0x2D:])|be.Uint64(b[0x30:]) != 0 {
+		return Header{}, codes.At(codes.Reserved, offReserved, "reserved header bytes 0x1d..0x37 are not all zero")
 	}
 	return h, nil
 }
