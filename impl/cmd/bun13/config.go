@@ -201,7 +201,10 @@ func configSet(e *env, args []string) error {
 			}
 			return codes.At(codes.Of(err), off, "%s", detailOf(err))
 		}
-		fn = func(c config.Config) (config.Config, error) { c.TerminalMode, c.Rows, c.Cols = m, r, cols; return c, nil }
+		fn = func(c config.Config) (config.Config, error) {
+			c.TerminalMode, c.Rows, c.Cols = m, r, cols
+			return c, nil
+		}
 	case "terminal.size":
 		r, cols, err := config.ParseSize(val)
 		if err != nil {
