@@ -188,39 +188,6 @@ func CRC64(b []byte) uint64 { return crc64.Checksum(b, crcTable) }
 // CRC64Update continues a CRC64 over more bytes.
 func CRC64Update(crc uint64, b []byte) uint64 { return crc64.Update(crc, crcTable, b) }
 
-// slicing8 holds the slicing-by-8 tables of CRC-64/XZ. hash/crc64 only
-// slices inputs of 64 bytes or more; the header checksum runs on every
-// lockfile read and every request carrying config headers, over 13 bytes,
-// so it gets its own 8-byte step. Read-only after init.
-var slicing8 = func() (t [8][256]uint64) {
-	t[0] = *crcTable
-	for i := range 256 {
-		for k := 1; k < 8; k++ {
-			prev := t[k-1][i]
-			t[k][i] = t[0][prev&0xff] ^ prev>>8
-		}
-	}
-	return t
-}()
-
-// HeaderChecksum is the CRC64 of "BUN1" followed by the 13 bytes: the
-// lockfile's header checksum and the X-Bun-Config-Checksum value.
-func HeaderChecksum(b *[Size]byte) uint64 {
-	t := &slicing8
-	crc := ^magicCRC ^ binary.LittleEndian.Uint64(b[0:8])
-	crc = t[7][crc&0xff] ^ t[6][crc>>8&0xff] ^ t[5][crc>>16&0xff] ^ t[4][crc>>24&0xff] ^
-		t[3][crc>>32&0xff] ^ t[2][crc>>40&0xff] ^ t[1][crc>>48&0xff] ^ t[0][crc>>56]
-	for _, v := range b[8:] {
-		crc = t[0][byte(crc)^v] ^ crc>>8
-	}
-	return ^crc
-}
-
-// Checksum is HeaderChecksum of c's bytes.
-func (c Config) Checksum() uint64 {
-	b := c.Bytes()
-	return HeaderChecksum(&b)
-}
 
 // Migrate returns c moved to version to, one step at a time. Up keeps every
 // field; down is refused with unknown-feature when a set flag is not defined

@@ -38,8 +38,17 @@ func TestHeaderChecksumMatchesCRC64(t *testing.T) {
 		for i := range b {
 			b[i] = byte(r.Uint32())
 		}
-		if got, want := HeaderChecksum(&b), CRC64(append([]byte(Magic), b[:]...)); got != want {
+		if r.IntN(2) == 0 {
+			b[12] = 0
+		}
+		want := CRC64(append([]byte(Magic), b[:]...))
+		if got := HeaderChecksum(&b); got != want {
 			t.Fatalf("%x: got 0x%016x, want 0x%016x", b, got, want)
+		}
+		if b[12] == 0 {
+			if got := FromBytes(&b).Checksum(); got != want {
+				t.Fatalf("%x: Config.Checksum 0x%016x, want 0x%016x", b, got, want)
+			}
 		}
 	}
 }
@@ -346,6 +355,14 @@ func BenchmarkHeaderChecksum(b *testing.B) {
 	b.SetBytes(int64(len(Magic) + Size))
 	for b.Loop() {
 		_ = HeaderChecksum(&c)
+	}
+}
+
+func BenchmarkChecksum(b *testing.B) {
+	c := Default()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Checksum()
 	}
 }
 

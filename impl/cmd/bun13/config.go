@@ -17,11 +17,6 @@ import (
 
 func init() { commands["config"] = runConfig }
 
-// configCmd holds what every config subcommand shares.
-type configCmd struct {
-	*env
-	file string
-}
 
 // fileFlag adds --file to fs; the default comes from BUN_LOCKFILE.
 func (e *env) fileFlag(fs *flag.FlagSet) *string {
