@@ -188,7 +188,6 @@ func CRC64(b []byte) uint64 { return crc64.Checksum(b, crcTable) }
 // CRC64Update continues a CRC64 over more bytes.
 func CRC64Update(crc uint64, b []byte) uint64 { return crc64.Update(crc, crcTable, b) }
 
-
 // Migrate returns c moved to version to, one step at a time. Up keeps every
 // field; down is refused with unknown-feature when a set flag is not defined
 // in the target version.

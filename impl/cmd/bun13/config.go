@@ -17,7 +17,6 @@ import (
 
 func init() { commands["config"] = runConfig }
 
-
 // fileFlag adds --file to fs; the default comes from BUN_LOCKFILE.
 func (e *env) fileFlag(fs *flag.FlagSet) *string {
 	def := "bun.lockb"
