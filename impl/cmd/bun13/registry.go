@@ -1,0 +1,375 @@
+package main
+
+// bun13 registry serve: the npm-compatible registry of impl/registry.
+//
+//	bun13 registry serve [--addr HOST:PORT] [--data DIR] [--lockfile FILE]
+//	    [--key-file F] [--users-file F] [--upstream URL] [--public-url URL]
+//	    [--max-publish-bytes N] [--rate-read N] [--rate-publish N]
+//	    [--rate-login N] [--trusted-proxies CIDR,...] [--open-registration]
+//	    [--token-ttl D] [--access-log=false] [--log-level L]
+//
+// Every flag has an environment variable (BUN13_REGISTRY_ADDR,
+// BUN13_REGISTRY_DATA, BUN_LOCKFILE, BUN13_REGISTRY_KEY_FILE,
+// BUN13_REGISTRY_USERS_FILE, BUN13_REGISTRY_UPSTREAM,
+// BUN13_REGISTRY_PUBLIC_URL, BUN13_REGISTRY_MAX_PUBLISH_BYTES,
+// BUN13_REGISTRY_RATE_READ, BUN13_REGISTRY_RATE_PUBLISH,
+// BUN13_REGISTRY_RATE_LOGIN, BUN13_REGISTRY_TRUSTED_PROXIES,
+// BUN13_REGISTRY_OPEN_REGISTRATION, BUN13_REGISTRY_TOKEN_TTL,
+// BUN13_REGISTRY_ACCESS_LOG, BUN13_REGISTRY_LOG_LEVEL); a flag beats its
+// variable.
+
+import (
+	"bufio"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/lockfile"
+	"github.com/bun13/bun13/impl/metrics"
+	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry"
+	"github.com/bun13/bun13/impl/registry/storage"
+)
+
+func init() { commands["registry"] = (*env).registryCmd }
+
+// Defaults of `bun13 registry serve`.
+const (
+	defaultRegistryAddr = "127.0.0.1:4873"
+	defaultRegistryData = "./data"
+	defaultAdminUser    = "admin"
+)
+
+func (e *env) registryCmd(args []string) error {
+	if len(args) == 0 {
+		return usagef("registry: want a subcommand: serve")
+	}
+	switch args[0] {
+	case "serve":
+		return e.registryServe(args[1:])
+	}
+	return usagef("registry: unknown subcommand %q", args[0])
+}
+
+// envDefault returns the variable's value, or def.
+func (e *env) envDefault(name, def string) string {
+	if v, ok := e.lookup(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// dataPaths are the files of a registry data directory.
+type dataPaths struct {
+	data, keyFile, usersFile string
+}
+
+func (e *env) dataFlags(fs interface {
+	StringVar(*string, string, string, string)
+}) *dataPaths {
+	p := &dataPaths{}
+	fs.StringVar(&p.data, "data", e.envDefault("BUN13_REGISTRY_DATA", defaultRegistryData), "data directory (packages, users, keys)")
+	fs.StringVar(&p.keyFile, "key-file", e.envDefault("BUN13_REGISTRY_KEY_FILE", ""), "Ed25519 signing key file (default DATA/"+auth.KeyFile+")")
+	fs.StringVar(&p.usersFile, "users-file", e.envDefault("BUN13_REGISTRY_USERS_FILE", ""), "users file (default DATA/"+auth.UsersFile+")")
+	return p
+}
+
+func (p *dataPaths) auth(ttl time.Duration) (*registry.Auth, error) {
+	return registry.OpenAuth(registry.AuthPaths{Dir: p.data, KeyFile: p.keyFile, UsersFile: p.usersFile}, ttl)
+}
+
+func (e *env) registryServe(args []string) error {
+	fs := newFlags("registry serve")
+	addr := fs.String("addr", e.envDefault("BUN13_REGISTRY_ADDR", defaultRegistryAddr), "listen address")
+	lockPath := fs.String("lockfile", e.envDefault(config.EnvLockfile, "./bun.lockb"), "lockfile holding the live config (created if missing)")
+	paths := e.dataFlags(fs)
+	upstream := fs.String("upstream", e.envDefault("BUN13_REGISTRY_UPSTREAM", ""), "uplink registry URL (stored for a proxy; not contacted)")
+	publicURL := fs.String("public-url", e.envDefault("BUN13_REGISTRY_PUBLIC_URL", ""), "base URL written into packuments (default: from the request's Host)")
+	maxPublish := fs.String("max-publish-bytes", e.envDefault("BUN13_REGISTRY_MAX_PUBLISH_BYTES", "50MiB"), "largest publish body (bytes, or with KiB/MiB/GiB)")
+	rateRead := fs.Int("rate-read", envInt(e, "BUN13_REGISTRY_RATE_READ", ratelimit.DefaultReadPerMinute), "reads per minute per client (with RATE_LIMIT)")
+	ratePublish := fs.Int("rate-publish", envInt(e, "BUN13_REGISTRY_RATE_PUBLISH", ratelimit.DefaultPublishPerMinute), "publishes per minute per client")
+	rateLogin := fs.Int("rate-login", envInt(e, "BUN13_REGISTRY_RATE_LOGIN", ratelimit.DefaultLoginPerMinute), "logins per minute per client and per user name")
+	proxies := fs.String("trusted-proxies", e.envDefault("BUN13_REGISTRY_TRUSTED_PROXIES", ""), "comma-separated CIDRs allowed to set X-Forwarded-For/-Proto")
+	openReg := fs.Bool("open-registration", envBool(e, "BUN13_REGISTRY_OPEN_REGISTRATION"), "let npm adduser create publish-role users")
+	ttl := fs.Duration("token-ttl", envDuration(e, "BUN13_REGISTRY_TOKEN_TTL", auth.DefaultTTL), "lifetime of tokens issued at login")
+	accessLog := fs.Bool("access-log", !envFalse(e, "BUN13_REGISTRY_ACCESS_LOG"), "log every request (otherwise errors and writes only)")
+	gcPercent := fs.Int("gc-percent", 400, "GC target percentage unless GOGC is set: the live heap is small and request garbage is short-lived, so a larger target trades a few MiB for fewer collections")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
+	logLevel := fs.String("log-level", e.envDefault("BUN13_REGISTRY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("registry serve: unexpected argument %q", pos[0])
+	}
+	maxBytes, err := parseBytes(*maxPublish)
+	if err != nil {
+		return usagef("registry serve: --max-publish-bytes: %v", err)
+	}
+	var trusted []netip.Prefix
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return usagef("registry serve: --trusted-proxies: %v", err)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		trusted = append(trusted, pfx)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("registry serve: --log-level: %v", err)
+	}
+	if *upstream != "" {
+		if _, err := config.NormalizeRegistryURL(*upstream); err != nil {
+			return usagef("registry serve: --upstream: %v", err)
+		}
+	}
+	// Log lines are buffered and flushed every 100 ms (and at exit): one
+	// write(2) per access-log line would cost more than serving the
+	// request.
+	logOut := newFlushWriter(e.stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	if _, set := e.lookup("GOGC"); !set && *gcPercent != 0 {
+		debug.SetGCPercent(*gcPercent)
+	}
+
+	store, err := lockfile.OpenStore(*lockPath, true, e.lookup)
+	if err != nil {
+		return fmt.Errorf("lockfile %s: %w", *lockPath, err)
+	}
+	if err := os.MkdirAll(paths.data, 0o755); err != nil {
+		return err
+	}
+	au, err := paths.auth(*ttl)
+	if err != nil {
+		return err
+	}
+	if au.KeyCreated {
+		log.Info("generated signing key", "kid", au.Keys.Signer())
+	}
+	if err := e.ensureAdmin(au); err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return err
+	}
+	m.WatchConfig(e.ctx, store)
+	srv, err := registry.New(e.ctx, registry.Options{
+		Store:      store,
+		Backend:    storage.NewFS(filepath.Join(paths.data, "packages")),
+		Auth:       au,
+		Logger:     log,
+		Registerer: reg,
+		Metrics:    m,
+		Limits: &ratelimit.Classes{
+			Read:    ratelimit.Limiter{Limit: *rateRead},
+			Publish: ratelimit.Limiter{Limit: *ratePublish},
+			Login:   ratelimit.Limiter{Limit: *rateLogin},
+		},
+		TrustedProxies:   trusted,
+		PublicURL:        *publicURL,
+		Upstream:         *upstream,
+		OpenRegistration: *openReg,
+		MaxPublishBytes:  maxBytes,
+		AccessLog:        *accessLog,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
+	c := store.Load()
+	log.Info("registry listening", "addr", "http://"+ln.Addr().String(), "data", paths.data,
+		"lockfile", *lockPath, "flags", c.FeatureFlags.String())
+	err = srv.Serve(e.ctx, ln)
+	log.Info("registry stopped")
+	return err
+}
+
+// ensureAdmin creates the admin user, with a random one-time password
+// printed once, when the users file has no user at all.
+func (e *env) ensureAdmin(a *registry.Auth) error {
+	if len(a.Users.List(time.Now())) > 0 {
+		return nil
+	}
+	pw := rand.Text()
+	err := a.Users.Add(defaultAdminUser, pw, auth.RoleAdmin, time.Now())
+	if errors.Is(err, auth.ErrUserExists) {
+		return nil // another process won the race
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "created user %q (role admin) with one-time password: %s\n", defaultAdminUser, pw)
+	fmt.Fprintf(e.stdout, "change it with: bun13 user passwd %s\n", defaultAdminUser)
+	return nil
+}
+
+func envInt(e *env, name string, def int) int {
+	if v, ok := e.lookup(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+func envBool(e *env, name string) bool {
+	v, _ := e.lookup(name)
+	b, _ := strconv.ParseBool(v)
+	return b
+}
+
+func envFalse(e *env, name string) bool {
+	v, ok := e.lookup(name)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	return err == nil && !b
+}
+
+func envDuration(e *env, name string, def time.Duration) time.Duration {
+	if v, ok := e.lookup(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+// parseBytes reads 1234, 64KiB, 50MiB, 1GiB (also KB/MB/GB as powers of 1024).
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = v, u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return n * mult, nil
+}
+
+// readPassword reads one line from r (stdin): never from argv, where other
+// users could read it from the process list.
+func readPassword(r io.Reader) (string, error) {
+	var b strings.Builder
+	buf := make([]byte, 1)
+	for b.Len() <= 1024 {
+		n, err := r.Read(buf)
+		if n == 1 {
+			if buf[0] == '\n' {
+				break
+			}
+			b.WriteByte(buf[0])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	pw := strings.TrimSuffix(b.String(), "\r")
+	if pw == "" {
+		return "", usagef("no password on standard input")
+	}
+	return pw, nil
+}
+
+// flushWriter buffers writes and flushes them every interval, when the
+// buffer fills, and on Close. Each Write is kept whole, so JSON lines never
+// interleave.
+type flushWriter struct {
+	mu   sync.Mutex
+	w    *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newFlushWriter(w io.Writer, every time.Duration) *flushWriter {
+	f := &flushWriter{w: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(f.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				f.mu.Lock()
+				f.w.Flush()
+				f.mu.Unlock()
+			case <-f.stop:
+				return
+			}
+		}
+	}()
+	return f
+}
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w.Write(p)
+}
+
+// Close stops the flusher and flushes what is left.
+func (f *flushWriter) Close() error {
+	close(f.stop)
+	<-f.done
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w.Flush()
+}

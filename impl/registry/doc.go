@@ -1,0 +1,576 @@
+package registry
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bun13/bun13/impl/registry/pkgname"
+)
+
+// person is a maintainer or publisher as npm writes them.
+type person struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// manifest is one version's package.json as published, field by field, so
+// fields the registry does not know survive untouched.
+type manifest map[string]json.RawMessage
+
+// doc is the stored form of a package. It is not the packument: the
+// packument is rendered from it per base URL (tarball URLs point at the
+// server the client talks to).
+type doc struct {
+	Name     string              `json:"name"`
+	Rev      int64               `json:"rev"`
+	DistTags map[string]string   `json:"dist-tags"`
+	Versions map[string]manifest `json:"versions"`
+	// Time holds "created", "modified" and one entry per version ever
+	// published. A version's entry stays after it is unpublished: that
+	// tombstone is what refuses a second publish of the same version, as
+	// the public registry does.
+	Time        map[string]string `json:"time"`
+	Maintainers []person          `json:"maintainers"`
+	// Readme is the latest publish's readme, shown at the top of the
+	// packument; versions do not repeat it (as on the public registry).
+	Readme         string `json:"readme,omitempty"`
+	ReadmeFilename string `json:"readmeFilename,omitempty"`
+	// Sizes is the tarball size of each live version, for metrics.
+	Sizes map[string]int64 `json:"sizes,omitempty"`
+	// Unpublished is set when the whole package was unpublished; the
+	// document stays as a tombstone and GETs answer 404.
+	Unpublished *unpublishedInfo `json:"unpublished,omitempty"`
+}
+
+type unpublishedInfo struct {
+	Time     string   `json:"time"`
+	Versions []string `json:"versions"`
+	By       string   `json:"by,omitempty"`
+}
+
+// timeFormat is the public registry's timestamp format.
+const timeFormat = "2006-01-02T15:04:05.000Z"
+
+func stamp(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func newDoc(name string) *doc {
+	return &doc{
+		Name:     name,
+		DistTags: map[string]string{},
+		Versions: map[string]manifest{},
+		Time:     map[string]string{},
+		Sizes:    map[string]int64{},
+	}
+}
+
+func parseDoc(b []byte) (*doc, error) {
+	d := new(doc)
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, err
+	}
+	if d.DistTags == nil {
+		d.DistTags = map[string]string{}
+	}
+	if d.Versions == nil {
+		d.Versions = map[string]manifest{}
+	}
+	if d.Time == nil {
+		d.Time = map[string]string{}
+	}
+	if d.Sizes == nil {
+		d.Sizes = map[string]int64{}
+	}
+	return d, nil
+}
+
+// clone returns a deep enough copy for a writer to modify: maps and slices
+// are new, manifests are copied field by field (raw values are never
+// modified in place).
+func (d *doc) clone() *doc {
+	c := *d
+	c.DistTags = cloneMap(d.DistTags)
+	c.Time = cloneMap(d.Time)
+	c.Sizes = cloneMap(d.Sizes)
+	c.Maintainers = slices.Clone(d.Maintainers)
+	c.Versions = make(map[string]manifest, len(d.Versions))
+	for v, m := range d.Versions {
+		c.Versions[v] = cloneMap(m)
+	}
+	if d.Unpublished != nil {
+		u := *d.Unpublished
+		c.Unpublished = &u
+	}
+	return &c
+}
+
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
+	c := make(map[K]V, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// rev is the CouchDB-style revision npm echoes back in /-rev/ URLs.
+func (d *doc) rev() string {
+	h := sha256.Sum256([]byte(d.Name + "\x00" + strconv.FormatInt(d.Rev, 10) + "\x00" + d.Time["modified"]))
+	return strconv.FormatInt(d.Rev, 10) + "-" + hex.EncodeToString(h[:16])
+}
+
+// live reports whether the package has a version to serve.
+func (d *doc) live() bool { return d.Unpublished == nil && len(d.Versions) > 0 }
+
+// sortedVersions lists the live versions in semver order.
+func (d *doc) sortedVersions() []string {
+	vs := make([]string, 0, len(d.Versions))
+	for v := range d.Versions {
+		vs = append(vs, v)
+	}
+	slices.SortFunc(vs, pkgname.CompareVersions)
+	return vs
+}
+
+// everPublished reports whether version v was published at some time,
+// even if it was unpublished since.
+func (d *doc) everPublished(v string) bool {
+	if _, ok := d.Versions[v]; ok {
+		return true
+	}
+	_, ok := d.Time[v]
+	if ok {
+		return true
+	}
+	if d.Unpublished != nil {
+		return slices.Contains(d.Unpublished.Versions, v)
+	}
+	return false
+}
+
+// isMaintainer reports whether user may write to the package.
+func (d *doc) isMaintainer(user string) bool {
+	for _, m := range d.Maintainers {
+		if m.Name == user {
+			return true
+		}
+	}
+	return false
+}
+
+// fixLatest points "latest" at the highest non-prerelease live version
+// (or the highest version) when it is missing or dangling, and drops tags
+// that point at versions no longer served.
+func (d *doc) fixLatest() {
+	for t, v := range d.DistTags {
+		if _, ok := d.Versions[v]; !ok {
+			delete(d.DistTags, t)
+		}
+	}
+	if _, ok := d.DistTags["latest"]; ok || len(d.Versions) == 0 {
+		return
+	}
+	vs := d.sortedVersions()
+	best := vs[len(vs)-1]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if !strings.Contains(strings.SplitN(vs[i], "+", 2)[0], "-") {
+			best = vs[i]
+			break
+		}
+	}
+	d.DistTags["latest"] = best
+}
+
+// touch bumps the revision and the modified time.
+func (d *doc) touch(now time.Time) {
+	d.Rev++
+	ts := stamp(now)
+	if d.Time["created"] == "" {
+		d.Time["created"] = ts
+	}
+	d.Time["modified"] = ts
+}
+
+// apiError is an error with the HTTP status the client gets and a message
+// for the {"error": ...} body.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// publishBody is what npm PUTs to /NAME: a packument fragment with one
+// version and its tarball as a base64 attachment, or (without
+// attachments) a whole packument carrying metadata changes.
+type publishBody struct {
+	ID          string                 `json:"_id"`
+	Name        string                 `json:"name"`
+	Rev         string                 `json:"_rev"`
+	DistTags    map[string]string      `json:"dist-tags"`
+	Versions    map[string]manifest    `json:"versions"`
+	Attachments map[string]*attachment `json:"_attachments"`
+	Maintainers []person               `json:"maintainers"`
+}
+
+type attachment struct {
+	ContentType string `json:"content_type"`
+	Data        string `json:"data"`
+	Length      *int64 `json:"length"`
+}
+
+// published is the outcome of a publish: what to store.
+type published struct {
+	version string
+	file    string
+	tarball []byte
+}
+
+// actor is who makes a write.
+type actor struct {
+	name  string
+	email string
+	admin bool
+}
+
+// checkWriter refuses a write to an existing package by someone who is
+// neither a maintainer nor an admin.
+func (d *doc) checkWriter(a actor) error {
+	if a.admin || len(d.Maintainers) == 0 || d.isMaintainer(a.name) {
+		return nil
+	}
+	return errorf(http.StatusForbidden, "user %q is not a maintainer of %q", a.name, d.Name)
+}
+
+// applyPublish checks a publish body against d and adds its version. d is
+// a private copy; nothing is stored here.
+func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict bool) (*published, error) {
+	if err := d.checkWriter(a); err != nil {
+		return nil, err
+	}
+	if len(body.Versions) != 1 {
+		return nil, errorf(http.StatusBadRequest, "a publish must carry exactly one version, got %d", len(body.Versions))
+	}
+	if len(body.Attachments) != 1 {
+		return nil, errorf(http.StatusBadRequest, "a publish must carry exactly one attachment, got %d", len(body.Attachments))
+	}
+	var version string
+	var m manifest
+	for v, mm := range body.Versions {
+		version, m = v, mm
+	}
+	if err := pkgname.ValidateVersion(version); err != nil {
+		return nil, errorf(http.StatusBadRequest, "%v", err)
+	}
+	if m == nil {
+		return nil, errorf(http.StatusBadRequest, "version %q has no manifest", version)
+	}
+	if got := rawString(m["name"]); got != d.Name {
+		return nil, errorf(http.StatusBadRequest, "manifest name %q does not match package %q", got, d.Name)
+	}
+	if got := rawString(m["version"]); got != version {
+		return nil, errorf(http.StatusBadRequest, "manifest version %q does not match %q", got, version)
+	}
+	if d.everPublished(version) {
+		return nil, errorf(http.StatusForbidden, "cannot publish over the previously published version %s@%s", d.Name, version)
+	}
+
+	file := pkgname.TarballFile(d.Name, version)
+	var att *attachment
+	for k, v := range body.Attachments {
+		// npm names it NAME-VERSION.tgz with the full (scoped) name; the
+		// bare form is what other clients and the public registry's
+		// storage use. Nothing else is accepted.
+		if k != d.Name+"-"+version+".tgz" && k != file {
+			return nil, errorf(http.StatusBadRequest, "attachment %q does not match %s", k, d.Name+"-"+version+".tgz")
+		}
+		att = v
+	}
+	if att == nil || att.Data == "" {
+		return nil, errorf(http.StatusBadRequest, "attachment has no data")
+	}
+	tgz, err := base64.StdEncoding.Strict().DecodeString(att.Data)
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "attachment is not valid base64: %v", err)
+	}
+	if len(tgz) == 0 {
+		return nil, errorf(http.StatusBadRequest, "attachment is empty")
+	}
+	if att.Length != nil && *att.Length != int64(len(tgz)) {
+		return nil, errorf(http.StatusBadRequest, "attachment length %d does not match its %d bytes", *att.Length, len(tgz))
+	}
+
+	dist, err := checkDist(m["dist"], tgz, strict)
+	if err != nil {
+		return nil, err
+	}
+
+	// Tags in the body must name the version being published.
+	tags := map[string]string{}
+	for t, v := range body.DistTags {
+		if err := pkgname.ValidateTag(t); err != nil {
+			return nil, errorf(http.StatusBadRequest, "%v", err)
+		}
+		if v != version {
+			return nil, errorf(http.StatusBadRequest, "dist-tag %q points at %q, not the published version %q", t, v, version)
+		}
+		tags[t] = v
+	}
+
+	out := cloneMap(m)
+	out["dist"] = dist
+	out["_id"] = rawJSON(d.Name + "@" + version)
+	who, _ := json.Marshal(person{Name: a.name, Email: a.email})
+	out["_npmUser"] = who
+	delete(out, "_attachments")
+	delete(out, "_rev")
+	if hasInstallScript(m["scripts"]) {
+		out["hasInstallScript"] = json.RawMessage("true")
+	}
+	if len(d.Maintainers) == 0 {
+		d.Maintainers = []person{{Name: a.name, Email: a.email}}
+	}
+	maint, _ := json.Marshal(d.Maintainers)
+	out["maintainers"] = maint
+
+	readme, readmeFile := rawString(out["readme"]), rawString(out["readmeFilename"])
+	delete(out, "readme")
+	delete(out, "readmeFilename")
+
+	d.Unpublished = nil
+	d.Versions[version] = out
+	d.Sizes[version] = int64(len(tgz))
+	d.touch(now)
+	d.Time[version] = d.Time["modified"]
+	for t, v := range tags {
+		d.DistTags[t] = v
+	}
+	d.fixLatest()
+	if readme != "" && (d.DistTags["latest"] == version || d.Readme == "") {
+		d.Readme, d.ReadmeFilename = readme, readmeFile
+	}
+	return &published{version: version, file: file, tarball: tgz}, nil
+}
+
+// checkDist verifies the client's integrity and shasum against the
+// tarball and returns the dist object to store: the client's extra fields
+// (fileCount, unpackedSize, signatures...) with integrity and shasum as
+// computed here, and without tarball (rendered per base URL).
+func checkDist(raw json.RawMessage, tgz []byte, strict bool) (json.RawMessage, error) {
+	dist := map[string]json.RawMessage{}
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &dist); err != nil {
+			return nil, errorf(http.StatusBadRequest, "dist is not an object")
+		}
+	}
+	s512 := sha512.Sum512(tgz)
+	s1 := sha1.Sum(tgz)
+	integrity := "sha512-" + base64.StdEncoding.EncodeToString(s512[:])
+	shasum := hex.EncodeToString(s1[:])
+
+	claimed := rawString(dist["integrity"])
+	hasSHA512 := false
+	if claimed != "" {
+		for _, h := range strings.Fields(claimed) {
+			alg, sum, ok := strings.Cut(h, "-")
+			if !ok {
+				return nil, errorf(http.StatusBadRequest, "dist.integrity %q is not ALG-BASE64", h)
+			}
+			// Drop SRI options ("?opt").
+			sum, _, _ = strings.Cut(sum, "?")
+			want, ok := digest(alg, tgz)
+			if !ok {
+				continue // unknown algorithms are ignored, as SRI says
+			}
+			got, err := base64.StdEncoding.DecodeString(sum)
+			if err != nil || !bytes.Equal(got, want) {
+				return nil, errorf(http.StatusBadRequest, "dist.integrity %s does not match the tarball (%s)", h, integrity)
+			}
+			if alg == "sha512" {
+				hasSHA512 = true
+			}
+		}
+	}
+	if strict && !hasSHA512 {
+		return nil, errorf(http.StatusBadRequest, "STRICT_INTEGRITY: dist.integrity must carry a sha512 hash")
+	}
+	if s := rawString(dist["shasum"]); s != "" && !strings.EqualFold(s, shasum) {
+		return nil, errorf(http.StatusBadRequest, "dist.shasum %s does not match the tarball (%s)", s, shasum)
+	}
+	delete(dist, "tarball")
+	dist["integrity"] = rawJSON(integrity)
+	dist["shasum"] = rawJSON(shasum)
+	b, _ := json.Marshal(dist)
+	return b, nil
+}
+
+func digest(alg string, b []byte) ([]byte, bool) {
+	switch alg {
+	case "sha512":
+		s := sha512.Sum512(b)
+		return s[:], true
+	case "sha384":
+		s := sha512.Sum384(b)
+		return s[:], true
+	case "sha256":
+		s := sha256.Sum256(b)
+		return s[:], true
+	case "sha1":
+		s := sha1.Sum(b)
+		return s[:], true
+	}
+	return nil, false
+}
+
+func hasInstallScript(raw json.RawMessage) bool {
+	var scripts map[string]json.RawMessage
+	if json.Unmarshal(raw, &scripts) != nil {
+		return false
+	}
+	for _, k := range []string{"preinstall", "install", "postinstall"} {
+		if _, ok := scripts[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// applyMetadata applies a packument PUT without attachments: what npm
+// sends to deprecate (versions with "deprecated" set or cleared), to
+// unpublish one version (the packument minus that version, at /-rev/REV)
+// and to change owners (maintainers). Versions missing from the body are
+// unpublished; no version may be added; other fields are ignored. It
+// returns the versions removed.
+func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string, error) {
+	if err := d.checkWriter(a); err != nil {
+		return nil, err
+	}
+	if len(body.Attachments) != 0 {
+		return nil, errorf(http.StatusBadRequest, "attachments are only allowed when publishing one new version")
+	}
+	for v := range body.Versions {
+		if _, ok := d.Versions[v]; !ok {
+			return nil, errorf(http.StatusBadRequest, "version %q is not published; a new version needs its tarball attached", v)
+		}
+	}
+	var removed []string
+	// A body without "versions" changes no version (a client sending only
+	// maintainers must not unpublish everything by omission).
+	for _, v := range d.sortedVersions() {
+		if body.Versions == nil {
+			break
+		}
+		bm, ok := body.Versions[v]
+		if !ok {
+			removed = append(removed, v)
+			delete(d.Versions, v)
+			delete(d.Sizes, v)
+			continue
+		}
+		if bm == nil {
+			continue
+		}
+		// deprecate: a non-empty message sets it, "" clears it.
+		m := cloneMap(d.Versions[v])
+		if raw, ok := bm["deprecated"]; ok {
+			var msg string
+			if json.Unmarshal(raw, &msg) != nil {
+				return nil, errorf(http.StatusBadRequest, "versions[%q].deprecated must be a string", v)
+			}
+			if msg == "" {
+				delete(m, "deprecated")
+			} else {
+				m["deprecated"] = rawJSON(msg)
+			}
+		} else {
+			delete(m, "deprecated")
+		}
+		d.Versions[v] = m
+	}
+	if body.DistTags != nil {
+		tags := map[string]string{}
+		for t, v := range body.DistTags {
+			if err := pkgname.ValidateTag(t); err != nil {
+				return nil, errorf(http.StatusBadRequest, "%v", err)
+			}
+			if _, ok := d.Versions[v]; !ok {
+				continue // a tag of a removed version goes with it
+			}
+			tags[t] = v
+		}
+		d.DistTags = tags
+	}
+	if len(body.Maintainers) > 0 && !samePeople(body.Maintainers, d.Maintainers) {
+		seen := map[string]bool{}
+		var ms []person
+		for _, p := range body.Maintainers {
+			if err := pkgname.ValidateUser(p.Name); err != nil {
+				return nil, errorf(http.StatusBadRequest, "maintainer: %v", err)
+			}
+			if !seen[p.Name] {
+				seen[p.Name] = true
+				ms = append(ms, person{Name: p.Name, Email: p.Email})
+			}
+		}
+		d.Maintainers = ms
+	}
+	if len(d.Versions) == 0 {
+		d.unpublishAll(a, now, removed)
+		return removed, nil
+	}
+	d.fixLatest()
+	d.touch(now)
+	return removed, nil
+}
+
+func samePeople(a, b []person) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
+}
+
+// unpublishAll turns d into a tombstone. removed lists versions already
+// taken out by the caller.
+func (d *doc) unpublishAll(a actor, now time.Time, removed []string) []string {
+	all := append(removed, d.sortedVersions()...)
+	slices.SortFunc(all, pkgname.CompareVersions)
+	d.Versions = map[string]manifest{}
+	d.DistTags = map[string]string{}
+	d.Sizes = map[string]int64{}
+	d.touch(now)
+	d.Unpublished = &unpublishedInfo{Time: d.Time["modified"], Versions: all, By: a.name}
+	return all
+}
+
+// rawString returns the string a raw JSON value holds, or "".
+func rawString(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+func rawJSON(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}

@@ -1,0 +1,309 @@
+package registry
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha1"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/storage"
+)
+
+// fakeAuth is an Authenticator for tests: tokens are "tok-USER[-N]",
+// passwords "pw-USER".
+type fakeAuth struct {
+	mu      sync.Mutex
+	roles   map[string]string
+	revoked map[string]bool
+	n       int
+}
+
+func newFakeAuth() *fakeAuth {
+	return &fakeAuth{
+		roles: map[string]string{
+			"admin": RoleAdmin, "alice": RolePublish, "bob": RolePublish, "reader": RoleRead,
+		},
+		revoked: map[string]bool{},
+	}
+}
+
+var errFakeBad = fmt.Errorf("fake: bad token")
+
+func (f *fakeAuth) Verify(token string, now time.Time) (Identity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rest, ok := strings.CutPrefix(token, "tok-")
+	if !ok || f.revoked[token] {
+		return Identity{}, errFakeBad
+	}
+	user, _, _ := strings.Cut(rest, "-")
+	role, ok := f.roles[user]
+	if !ok {
+		return Identity{}, errFakeBad
+	}
+	return Identity{User: user, Role: role, Email: user + "@example.com", TokenID: token}, nil
+}
+
+func (f *fakeAuth) Reason(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return "bad-token"
+}
+
+func (f *fakeAuth) Login(user, password string, now time.Time) (string, Identity, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	role, ok := f.roles[user]
+	if !ok || password != "pw-"+user {
+		return "", Identity{}, ErrBadCredentials
+	}
+	f.n++
+	tok := fmt.Sprintf("tok-%s-%d", user, f.n)
+	return tok, Identity{User: user, Role: role, TokenID: tok}, nil
+}
+
+func (f *fakeAuth) Register(user, password, email string, now time.Time) (string, Identity, error) {
+	f.mu.Lock()
+	if _, ok := f.roles[user]; ok {
+		f.mu.Unlock()
+		return "", Identity{}, ErrUserExists
+	}
+	f.roles[user] = RolePublish
+	f.mu.Unlock()
+	return f.Login(user, password, now)
+}
+
+func (f *fakeAuth) UserEmail(user string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.roles[user]
+	return user + "@example.com", ok
+}
+
+func (f *fakeAuth) Tokens(user string) ([]TokenRecord, error) { return nil, nil }
+
+func (f *fakeAuth) CreateToken(user, password string, readonly bool, cidrs []string, now time.Time) (string, TokenRecord, error) {
+	tok, _, err := f.Login(user, password, now)
+	return tok, TokenRecord{Key: tok, Token: tok[:6], Created: now, Updated: now}, err
+}
+
+func (f *fakeAuth) RevokeToken(id Identity, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.revoked[key] = true
+	return nil
+}
+
+func (f *fakeAuth) Logout(token string, now time.Time) error { return f.RevokeToken(Identity{}, token) }
+
+// testEnv is a server on a temp dir with a fake auth.
+type testEnv struct {
+	t     *testing.T
+	srv   *Server
+	http  *httptest.Server
+	store *config.Store
+	reg   *prometheus.Registry
+	dir   string
+	now   time.Time
+}
+
+type envOption func(*Options)
+
+func newEnv(t *testing.T, flags config.Flags, opts ...envOption) *testEnv {
+	t.Helper()
+	c := config.Default()
+	c.Version = 2
+	c.FeatureFlags = flags
+	store, err := config.NewStore(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	reg := prometheus.NewRegistry()
+	e := &testEnv{t: t, store: store, reg: reg, dir: dir, now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
+	o := Options{
+		Store:      store,
+		Backend:    storage.NewFS(dir),
+		Auth:       newFakeAuth(),
+		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Registerer: reg,
+		Now:        func() time.Time { return e.now },
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	srv, err := New(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	e.http = httptest.NewServer(srv)
+	t.Cleanup(e.http.Close)
+	return e
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body %q: %v", r.body, err)
+	}
+	return m
+}
+
+// do sends a request; token "" means none; body may be nil, []byte or a
+// value to marshal.
+func (e *testEnv) do(method, path, token string, body any, hdr ...string) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.http.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	// Keep Go from adding (and transparently undoing) gzip.
+	if req.Header.Get("Accept-Encoding") == "" {
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return resp{res.StatusCode, res.Header, b}
+}
+
+// tarball builds a small npm tarball holding package/package.json.
+func tarball(name, version string, extra ...string) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	pj := fmt.Sprintf(`{"name":%q,"version":%q,"main":"index.js"}`, name, version)
+	files := map[string]string{"package/package.json": pj, "package/index.js": "module.exports = " + fmt.Sprintf("%q", name+"@"+version) + ";\n"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		files["package/"+extra[i]] = extra[i+1]
+	}
+	names := []string{"package/package.json", "package/index.js"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		names = append(names, "package/"+extra[i])
+	}
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), ModTime: time.Unix(499162500, 0)})
+		tw.Write([]byte(files[n]))
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+func integrity(b []byte) (string, string) {
+	s512 := sha512.Sum512(b)
+	s1 := sha1.Sum(b)
+	return "sha512-" + base64.StdEncoding.EncodeToString(s512[:]), hex.EncodeToString(s1[:])
+}
+
+// publishDoc is the body npm PUTs for name@version.
+func publishDoc(name, version string, tgz []byte, tags ...string) map[string]any {
+	integ, shasum := integrity(tgz)
+	if len(tags) == 0 {
+		tags = []string{"latest"}
+	}
+	dt := map[string]any{}
+	for _, t := range tags {
+		dt[t] = version
+	}
+	return map[string]any{
+		"_id":         name,
+		"name":        name,
+		"description": "test package " + name,
+		"dist-tags":   dt,
+		"versions": map[string]any{
+			version: map[string]any{
+				"name": name, "version": version, "description": "test package " + name,
+				"main": "index.js", "_id": name + "@" + version,
+				"dependencies": map[string]string{},
+				"keywords":     []string{"test", "bun13"},
+				"dist": map[string]any{
+					"integrity": integ, "shasum": shasum,
+					"tarball": "http://localhost/" + name + "/-/" + name + "-" + version + ".tgz",
+				},
+			},
+		},
+		"access": nil,
+		"_attachments": map[string]any{
+			name + "-" + version + ".tgz": map[string]any{
+				"content_type": "application/octet-stream",
+				"data":         base64.StdEncoding.EncodeToString(tgz),
+				"length":       len(tgz),
+			},
+		},
+	}
+}
+
+// publish publishes name@version as user and fails the test on error.
+func (e *testEnv) publish(user, name, version string, tags ...string) {
+	e.t.Helper()
+	r := e.do("PUT", "/"+escapeName(name), "tok-"+user, publishDoc(name, version, tarball(name, version), tags...))
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("publish %s@%s as %s: %d %s", name, version, user, r.status, r.body)
+	}
+}
+
+// escapeName is npm's escapedName: @scope%2fname.
+func escapeName(name string) string { return strings.Replace(name, "/", "%2f", 1) }
+
+func newClasses(read, publish, login int) *ratelimit.Classes {
+	return &ratelimit.Classes{
+		Read:    ratelimit.Limiter{Limit: read, Window: time.Minute},
+		Publish: ratelimit.Limiter{Limit: publish, Window: time.Minute},
+		Login:   ratelimit.Limiter{Limit: login, Window: time.Minute},
+	}
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second}

@@ -1,0 +1,607 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/registry/pkgname"
+	"github.com/bun13/bun13/impl/registry/storage"
+)
+
+// abbreviatedType is the media type of the abbreviated packument.
+const abbreviatedType = "application/vnd.npm.install-v1+json"
+
+// entry returns the cached package, loading it on a miss under the
+// package's lock (so a load never races a writer into caching an old
+// document). A package that is not stored is storage.ErrNotFound.
+func (s *Server) entry(ctx context.Context, name string) (*entry, error) {
+	if e := s.docs.get(name); e != nil {
+		return e, nil
+	}
+	unlock := s.locks.lock(name)
+	defer unlock()
+	if e := s.docs.get(name); e != nil {
+		return e, nil
+	}
+	b, err := s.backend.GetDocument(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	d, err := parseDoc(b)
+	if err != nil {
+		return nil, fmt.Errorf("document of %s: %w", name, err)
+	}
+	return s.docs.put(name, d), nil
+}
+
+// write runs one read-modify-write of package name under its lock. fn
+// gets a private copy of the document (a new one, with exists false, when
+// the package is not stored) and returns side effects: before runs before
+// the document is stored (tarball uploads: a crash between the two leaves
+// an unreferenced tarball, never a version without its tarball), after
+// runs once it is stored (tarball deletions).
+func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, error) {
+	// A publish that got this far is finished even if the client hangs up.
+	ctx = context.WithoutCancel(ctx)
+	unlock := s.locks.lock(name)
+	defer unlock()
+	var old *doc
+	if e := s.docs.get(name); e != nil {
+		old = e.doc
+	} else {
+		b, err := s.backend.GetDocument(ctx, name)
+		switch {
+		case err == nil:
+			if old, err = parseDoc(b); err != nil {
+				return nil, fmt.Errorf("document of %s: %w", name, err)
+			}
+		case !errors.Is(err, storage.ErrNotFound):
+			return nil, err
+		}
+	}
+	var d *doc
+	if old != nil {
+		d = old.clone()
+	} else {
+		d = newDoc(name)
+	}
+	before, after, err := fn(d, old != nil)
+	if err != nil {
+		return nil, err
+	}
+	if before != nil {
+		if err := before(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.backend.PutDocument(ctx, name, b); err != nil {
+		return nil, err
+	}
+	s.docs.put(name, d)
+	s.index.update(d)
+	s.account(old, d)
+	if after != nil {
+		if err := after(ctx); err != nil {
+			// The document is stored; a leftover tarball is unreachable.
+			s.log.Warn("cleanup after write failed", "package", name, "error", err)
+		}
+	}
+	return d, nil
+}
+
+func (c *call) ctx() context.Context { return c.r.Context() }
+
+func (c *call) actor() actor {
+	return actor{name: c.id.User, email: c.id.Email, admin: c.id.Role == RoleAdmin}
+}
+
+// liveEntry loads c.name for reading; on a miss it answers (Fallback or
+// 404) and returns nil.
+func (c *call) liveEntry() *entry {
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return nil
+	}
+	e, err := c.s.entry(c.ctx(), c.name)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		c.failErr(err)
+		return nil
+	}
+	if e == nil || !e.doc.live() {
+		c.miss()
+		return nil
+	}
+	return e
+}
+
+// miss answers a read of something not stored here.
+func (c *call) miss() {
+	if fb := c.s.opts.Fallback; fb != nil && (c.r.Method == http.MethodGet || c.r.Method == http.MethodHead) {
+		fb.ServeHTTP(&c.w, c.withIdentity())
+		return
+	}
+	c.fail(http.StatusNotFound, "not found")
+}
+
+func (c *call) packument() {
+	switch c.r.Method {
+	case http.MethodGet, http.MethodHead:
+		c.getPackument()
+	case http.MethodPut:
+		c.putPackument("")
+	default:
+		c.methodNotAllowed("GET, HEAD, PUT")
+	}
+}
+
+func (c *call) cacheControl(immutable bool) string {
+	private := c.cfg.FeatureFlags&config.AuthRequired != 0
+	switch {
+	case immutable && private:
+		return "private, max-age=31536000, immutable"
+	case immutable:
+		return "public, max-age=31536000, immutable"
+	case private:
+		return "private, no-cache"
+	}
+	return "public, no-cache"
+}
+
+func (c *call) getPackument() {
+	e := c.liveEntry()
+	if e == nil {
+		return
+	}
+	abbrev := strings.Contains(c.r.Header.Get("Accept"), abbreviatedType)
+	if abbrev && c.r.URL.RawQuery != "" && c.r.URL.Query().Get("write") == "true" {
+		abbrev = false // writers need the full document and its _rev
+	}
+	v := e.view(c.s.baseURL(c.r), abbrev)
+	body, etag := v.body, v.etag
+	h := c.w.Header()
+	if c.gzipOK() {
+		body, etag = v.gzipped()
+		h["Content-Encoding"] = gzipValue
+	}
+	if abbrev {
+		h["Content-Type"] = abbrevCT
+	} else {
+		h["Content-Type"] = jsonCT
+	}
+	h["Vary"] = varyValue
+	h["Etag"] = []string{etag}
+	h["Cache-Control"] = []string{c.cacheControl(false)}
+	if etagMatch(c.r.Header.Get("If-None-Match"), etag) {
+		c.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Length"] = []string{itoa(len(body))}
+	c.w.WriteHeader(http.StatusOK)
+	if c.r.Method != http.MethodHead {
+		c.w.Write(body)
+	}
+}
+
+// Header values shared by every response (never modified).
+var (
+	gzipValue        = []string{"gzip"}
+	abbrevCT         = []string{abbreviatedType}
+	jsonCT           = []string{"application/json"}
+	varyValue        = []string{"Accept, Accept-Encoding"}
+	octetCT          = []string{"application/octet-stream"}
+	immutablePublic  = []string{"public, max-age=31536000, immutable"}
+	immutablePrivate = []string{"private, max-age=31536000, immutable"}
+)
+
+// etagMatch implements If-None-Match's weak comparison.
+func etagMatch(header, etag string) bool {
+	if header == "" {
+		return false
+	}
+	want := strings.TrimPrefix(etag, "W/")
+	for header != "" {
+		var t string
+		t, header, _ = strings.Cut(header, ",")
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == want {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *call) versionGET() {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
+		c.methodNotAllowed("GET, HEAD")
+		return
+	}
+	e := c.liveEntry()
+	if e == nil {
+		return
+	}
+	v := c.version
+	if !pkgname.LooksLikeVersion(v) {
+		t, ok := e.doc.DistTags[v]
+		if !ok {
+			c.miss()
+			return
+		}
+		v = t
+	}
+	if _, ok := e.doc.Versions[v]; !ok {
+		c.miss()
+		return
+	}
+	c.raw(http.StatusOK, "application/json", e.doc.renderVersion(c.s.baseURL(c.r), v))
+}
+
+func (c *call) tarball() {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
+		c.methodNotAllowed("GET, HEAD")
+		return
+	}
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	version, err := pkgname.ParseTarballFile(c.name, c.file)
+	if err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	e, err := c.s.entry(c.ctx(), c.name)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		c.failErr(err)
+		return
+	}
+	if e == nil || !e.doc.live() {
+		c.miss()
+		return
+	}
+	etag, ok := e.tarballETag(version)
+	if !ok {
+		c.miss()
+		return
+	}
+	h := c.w.Header()
+	h["Etag"] = []string{etag}
+	if c.cfg.FeatureFlags&config.AuthRequired != 0 {
+		h["Cache-Control"] = immutablePrivate
+	} else {
+		h["Cache-Control"] = immutablePublic
+	}
+	if etagMatch(c.r.Header.Get("If-None-Match"), etag) {
+		c.w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Type"] = octetCT
+	key := c.name + "/" + c.file
+	if b, ok := c.s.blobs.get(key); ok {
+		h["Content-Length"] = []string{itoa(len(b))}
+		c.w.WriteHeader(http.StatusOK)
+		if c.r.Method != http.MethodHead {
+			c.w.Write(b)
+		}
+		return
+	}
+	t, err := c.s.backend.OpenTarball(c.ctx(), c.name, c.file)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.miss()
+		return
+	}
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	defer t.Close()
+	size := t.Size()
+	if size <= c.s.blobs.limit && c.s.blobs.max > 0 {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(t, b); err != nil {
+			c.failErr(err)
+			return
+		}
+		c.s.blobs.put(key, b)
+		h["Content-Length"] = []string{itoa(len(b))}
+		c.w.WriteHeader(http.StatusOK)
+		if c.r.Method != http.MethodHead {
+			c.w.Write(b)
+		}
+		return
+	}
+	h["Content-Length"] = []string{fmt.Sprint(size)}
+	c.w.WriteHeader(http.StatusOK)
+	if c.r.Method != http.MethodHead {
+		io.Copy(&c.w, t)
+	}
+}
+
+// putPackument handles PUT /NAME (publish, or a metadata change such as
+// deprecate) and PUT /NAME/-rev/REV (a metadata change: unpublish of one
+// version, owners).
+func (c *call) putPackument(rev string) {
+	if !c.requireRole(RolePublish) {
+		return
+	}
+	if err := pkgname.ValidateNew(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	var body publishBody
+	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
+		c.failErr(err)
+		return
+	}
+	if body.Name == "" && len(body.Attachments) == 0 {
+		body.Name = body.ID // npm owner sends only _id, _rev and maintainers
+	}
+	if body.Name != c.name {
+		c.fail(http.StatusBadRequest, fmt.Sprintf("body name %q does not match the URL's %q", body.Name, c.name))
+		return
+	}
+	if body.ID != "" && body.ID != c.name {
+		c.fail(http.StatusBadRequest, fmt.Sprintf("body _id %q does not match the URL's %q", body.ID, c.name))
+		return
+	}
+	now := c.s.now()
+	strict := c.cfg.FeatureFlags&config.StrictIntegrity != 0
+	a := c.actor()
+	if len(body.Attachments) > 0 {
+		var pub *published
+		d, err := c.s.write(c.ctx(), c.name, func(d *doc, _ bool) (func(context.Context) error, func(context.Context) error, error) {
+			p, err := d.applyPublish(&body, a, now, strict)
+			if err != nil {
+				return nil, nil, err
+			}
+			pub = p
+			return func(ctx context.Context) error {
+				return c.s.backend.PutTarball(ctx, c.name, p.file, p.tarball)
+			}, nil, nil
+		})
+		if err != nil {
+			c.failErr(err)
+			return
+		}
+		c.s.log.Info("published", "package", c.name, "version", pub.version, "user", a.name, "bytes", len(pub.tarball))
+		c.json(http.StatusCreated, map[string]any{"ok": true, "success": true, "id": c.name, "rev": d.rev()})
+		return
+	}
+	var removed []string
+	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.live() {
+			return nil, nil, errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
+		}
+		if rev != "" && rev != d.rev() {
+			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.rev())
+		}
+		r, err := d.applyMetadata(&body, a, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		removed = r
+		return nil, c.deleteTarballs(removed), nil
+	})
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	if len(removed) > 0 {
+		c.s.log.Info("unpublished", "package", c.name, "versions", removed, "user", a.name)
+	}
+	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.rev()})
+}
+
+// deleteTarballs returns an after-write step removing the tarballs of
+// versions.
+func (c *call) deleteTarballs(versions []string) func(context.Context) error {
+	if len(versions) == 0 {
+		return nil
+	}
+	name := c.name
+	s := c.s
+	return func(ctx context.Context) error {
+		var first error
+		for _, v := range versions {
+			f := pkgname.TarballFile(name, v)
+			s.blobs.drop(name + "/" + f)
+			if err := s.backend.DeleteTarball(ctx, name, f); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+}
+
+func (c *call) packumentRev() {
+	switch c.r.Method {
+	case http.MethodPut:
+		c.putPackument(c.rev)
+	case http.MethodDelete:
+		c.unpublishAll()
+	default:
+		c.methodNotAllowed("PUT, DELETE")
+	}
+}
+
+// unpublishAll handles DELETE /NAME/-rev/REV: every version goes, the
+// document stays as a tombstone so no version can be published again.
+func (c *call) unpublishAll() {
+	if !c.requireRole(RolePublish) {
+		return
+	}
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	now := c.s.now()
+	a := c.actor()
+	var all []string
+	_, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.live() {
+			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+		}
+		if err := d.checkWriter(a); err != nil {
+			return nil, nil, err
+		}
+		if c.rev != d.rev() {
+			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.rev())
+		}
+		all = d.unpublishAll(a, now, nil)
+		return nil, c.deleteTarballs(all), nil
+	})
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	c.s.log.Info("unpublished package", "package", c.name, "versions", all, "user", a.name)
+	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name})
+}
+
+// deleteTarball handles DELETE /NAME/-/FILE/-rev/REV, the last step of
+// npm's unpublish of one version (after the version left the packument).
+func (c *call) deleteTarball() {
+	if c.r.Method != http.MethodDelete {
+		c.methodNotAllowed("DELETE")
+		return
+	}
+	if !c.requireRole(RolePublish) {
+		return
+	}
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	version, err := pkgname.ParseTarballFile(c.name, c.file)
+	if err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	unlock := c.s.locks.lock(c.name)
+	defer unlock()
+	b, err := c.s.backend.GetDocument(c.ctx(), c.name)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.fail(http.StatusNotFound, "not found")
+		return
+	}
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	d, err := parseDoc(b)
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	if err := d.checkWriter(c.actor()); err != nil {
+		c.failErr(err)
+		return
+	}
+	if _, ok := d.Versions[version]; ok {
+		c.fail(http.StatusConflict, fmt.Sprintf("%s@%s is still published; remove it from the packument first", c.name, version))
+		return
+	}
+	c.s.blobs.drop(c.name + "/" + c.file)
+	if err := c.s.backend.DeleteTarball(context.WithoutCancel(c.ctx()), c.name, c.file); err != nil {
+		c.failErr(err)
+		return
+	}
+	c.json(http.StatusOK, map[string]any{"ok": true})
+}
+
+func (c *call) distTags() {
+	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
+		c.methodNotAllowed("GET, HEAD")
+		return
+	}
+	e := c.liveEntry()
+	if e == nil {
+		return
+	}
+	c.json(http.StatusOK, e.doc.DistTags)
+}
+
+func (c *call) distTag() {
+	switch c.r.Method {
+	case http.MethodGet, http.MethodHead:
+		e := c.liveEntry()
+		if e == nil {
+			return
+		}
+		v, ok := e.doc.DistTags[c.tag]
+		if !ok {
+			c.fail(http.StatusNotFound, "no such dist-tag")
+			return
+		}
+		c.json(http.StatusOK, v)
+		return
+	case http.MethodPut, http.MethodPost, http.MethodDelete:
+	default:
+		c.methodNotAllowed("GET, HEAD, PUT, DELETE")
+		return
+	}
+	if !c.requireRole(RolePublish) {
+		return
+	}
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := pkgname.ValidateTag(c.tag); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	del := c.r.Method == http.MethodDelete
+	var version string
+	if !del {
+		if err := c.readJSON(maxSmallBody, &version); err != nil {
+			c.failErr(err)
+			return
+		}
+	} else if c.tag == "latest" {
+		c.fail(http.StatusBadRequest, "the latest dist-tag cannot be removed")
+		return
+	}
+	now := c.s.now()
+	a := c.actor()
+	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.live() {
+			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+		}
+		if err := d.checkWriter(a); err != nil {
+			return nil, nil, err
+		}
+		if del {
+			if _, ok := d.DistTags[c.tag]; !ok {
+				return nil, nil, errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
+			}
+			delete(d.DistTags, c.tag)
+		} else {
+			if _, ok := d.Versions[version]; !ok {
+				return nil, nil, errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
+			}
+			d.DistTags[c.tag] = version
+		}
+		d.touch(now)
+		return nil, nil, nil
+	})
+	if err != nil {
+		c.failErr(err)
+		return
+	}
+	c.s.log.Info("dist-tag", "package", c.name, "tag", c.tag, "version", version, "delete", del, "user", a.name)
+	status := http.StatusCreated
+	if del {
+		status = http.StatusOK
+	}
+	c.json(status, map[string]any{"ok": true, "dist-tags": d.DistTags})
+}

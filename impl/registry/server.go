@@ -1,0 +1,392 @@
+// Package registry is an npm-compatible package registry: packuments, tarballs, publish, dist-tags, search, login with EdDSA JWTs, rate limits and metrics.
+//
+// A [Server] is an http.Handler built by [New] from [Options]; it has no
+// global state. Every request reads the live config once (an atomic load)
+// and applies its feature flags: COMPRESSION gzips responses (packuments
+// from cached gzip bytes, never tarballs), RATE_LIMIT enables the limits,
+// AUTH_REQUIRED demands a token for reads too, METRICS exposes /metrics,
+// STRICT_INTEGRITY refuses publishes without a sha512 integrity, DEBUG
+// logs more. A config change applies to the next request.
+//
+// Paths follow the public registry (see the README for the list). Paths
+// beginning with "/_" go to [Server.Mux] (the dashboard mounts there), and
+// GETs of packages not stored here go to [Options.Fallback] when set (an
+// uplink proxy), after the same authentication and rate limiting.
+package registry
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/metrics"
+	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/storage"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxPublishBytes   = 50 << 20
+	DefaultMaxAuthHeader     = 4 << 10
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+	// maxSmallBody bounds JSON bodies other than package PUTs (login,
+	// tokens, dist-tags).
+	maxSmallBody = 64 << 10
+)
+
+// Options configure a Server. Store and Backend are required; every other
+// zero field has the documented default.
+type Options struct {
+	// Store is the live config; flags are read from it per request.
+	Store *config.Store
+	// Backend stores documents and tarballs.
+	Backend storage.Backend
+	// Auth verifies tokens and users. Nil means no user can log in and
+	// every token is refused (reads still work without AUTH_REQUIRED).
+	Auth Authenticator
+	// Logger receives JSON access and error logs. Nil means slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics. Nil means a private
+	// prometheus.Registry (still served at /metrics).
+	Registerer prometheus.Registerer
+	// Metrics, when not nil, is used instead of creating metrics on
+	// Registerer (to share them with other components); its owner then
+	// calls WatchConfig. Otherwise New creates them and watches Store
+	// for bun_config_info until New's ctx ends.
+	Metrics *metrics.Metrics
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+	// Limits are the rate limits per class, used while RATE_LIMIT is set.
+	// Nil means ratelimit's defaults.
+	Limits *ratelimit.Classes
+	// PreAuthLimit caps, per client IP and minute, requests carrying a
+	// token before the token is verified, so garbage tokens cannot buy
+	// signature checks. Zero means four times the read limit.
+	PreAuthLimit int
+	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto.
+	TrustedProxies []netip.Prefix
+	// PublicURL, when set, is the base of every URL the server writes
+	// (tarball URLs); otherwise it is built from the request's Host.
+	PublicURL string
+	// Upstream is the uplink registry URL, kept for a proxy; the server
+	// itself never contacts it.
+	Upstream string
+	// Fallback, when not nil, serves GET and HEAD requests for packages,
+	// versions and tarballs not stored here, in place of a 404.
+	Fallback http.Handler
+	// OpenRegistration lets `npm adduser` create publish-role users.
+	OpenRegistration bool
+	// MaxPublishBytes bounds a package PUT body (413 past it).
+	MaxPublishBytes int64
+	// MaxAuthHeader bounds the Authorization header (431 past it).
+	MaxAuthHeader int
+	// CacheEntries bounds the packages whose parsed documents and
+	// serialized packuments are kept in memory. Zero means 10000.
+	CacheEntries int
+	// TarballCacheBytes bounds the memory kept for small tarballs. Zero
+	// means 64 MiB; negative disables the cache.
+	TarballCacheBytes int64
+	// AccessLog logs every request at Info; otherwise only errors and
+	// writes are logged unless DEBUG is set.
+	AccessLog bool
+}
+
+// Server is the registry. Create it with New.
+type Server struct {
+	// Mux serves paths beginning with "/_" (after the server's own
+	// authentication, rate limiting, logging and metrics). The dashboard
+	// mounts its handlers here; /_dashboard/api/metrics is registered by
+	// New.
+	Mux *http.ServeMux
+
+	opts    Options
+	store   *config.Store
+	backend storage.Backend
+	auth    Authenticator
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	now     func() time.Time
+	limits  *ratelimit.Classes
+	preAuth *ratelimit.Limiter
+
+	locks   keyLocks
+	docs    docCache
+	blobs   blobCache
+	index   searchIndex
+	ridBase string
+	ridSeq  atomic.Uint64
+
+	baseMu sync.RWMutex
+	bases  map[string]string // host -> base URL
+}
+
+// New builds a Server and loads the stored packages' statistics and search
+// index.
+func New(ctx context.Context, o Options) (*Server, error) {
+	if o.Store == nil || o.Backend == nil {
+		return nil, errors.New("registry: Options.Store and Options.Backend are required")
+	}
+	s := &Server{
+		Mux:     http.NewServeMux(),
+		opts:    o,
+		store:   o.Store,
+		backend: o.Backend,
+		auth:    o.Auth,
+		log:     o.Logger,
+		metrics: o.Metrics,
+		now:     o.Now,
+		limits:  o.Limits,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = slog.New(debugGate{h: s.log.Handler(), store: s.store})
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.limits == nil {
+		s.limits = &ratelimit.Classes{}
+	}
+	pre := o.PreAuthLimit
+	if pre <= 0 {
+		pre = 4 * s.limits.Limiter(ratelimit.ClassRead).Limit
+		if pre <= 0 {
+			pre = 4 * ratelimit.DefaultReadPerMinute
+		}
+	}
+	s.preAuth = &ratelimit.Limiter{Limit: pre, Window: time.Minute}
+	if s.opts.MaxPublishBytes <= 0 {
+		s.opts.MaxPublishBytes = DefaultMaxPublishBytes
+	}
+	if s.opts.MaxAuthHeader <= 0 {
+		s.opts.MaxAuthHeader = DefaultMaxAuthHeader
+	}
+	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
+	s.docs.max = o.CacheEntries
+	if s.docs.max <= 0 {
+		s.docs.max = 10000
+	}
+	s.blobs.max = o.TarballCacheBytes
+	if s.blobs.max == 0 {
+		s.blobs.max = 64 << 20
+	}
+	s.blobs.limit = 1 << 20
+	if s.metrics == nil {
+		reg := o.Registerer
+		if reg == nil {
+			reg = prometheus.NewRegistry()
+		}
+		m, err := metrics.New(reg)
+		if err != nil {
+			return nil, fmt.Errorf("registry: metrics: %w", err)
+		}
+		m.WatchConfig(ctx, s.store) // until ctx ends
+		s.metrics = m
+	}
+	var rb [6]byte
+	rand.Read(rb[:])
+	s.ridBase = hex.EncodeToString(rb[:]) + "-"
+	s.Mux.Handle("/_dashboard/api/metrics", s.metricsHandler())
+	if err := s.loadAll(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Metrics returns the server's metrics (for components sharing them).
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// loadAll reads every stored document once at start: counts for the
+// gauges, the search index, and a warm cache.
+func (s *Server) loadAll(ctx context.Context) error {
+	names, err := s.backend.List(ctx)
+	if err != nil {
+		return fmt.Errorf("registry: list packages: %w", err)
+	}
+	for _, n := range names {
+		b, err := s.backend.GetDocument(ctx, n)
+		if err != nil {
+			return fmt.Errorf("registry: load %s: %w", n, err)
+		}
+		d, err := parseDoc(b)
+		if err != nil {
+			return fmt.Errorf("registry: load %s: %w", n, err)
+		}
+		s.account(nil, d)
+		s.index.update(d)
+		s.docs.put(n, d)
+	}
+	return nil
+}
+
+// account moves the stored gauges from old to new (either may be nil).
+func (s *Server) account(old, new *doc) {
+	count := func(d *doc) (int, int, int64) {
+		if d == nil || !d.live() {
+			return 0, 0, 0
+		}
+		var b int64
+		for _, n := range d.Sizes {
+			b += n
+		}
+		return 1, len(d.Versions), b
+	}
+	op, ov, ob := count(old)
+	np, nv, nb := count(new)
+	s.metrics.AddStored(np-op, nv-ov, nb-ob)
+}
+
+// debugGate lets Debug records through while the DEBUG flag is set,
+// whatever the wrapped handler's level: verbosity follows the live config.
+type debugGate struct {
+	h     slog.Handler
+	store *config.Store
+}
+
+func (g debugGate) Enabled(ctx context.Context, l slog.Level) bool {
+	if l < slog.LevelInfo && g.store.Enabled(config.Debug) {
+		return true
+	}
+	return g.h.Enabled(ctx, l)
+}
+func (g debugGate) Handle(ctx context.Context, r slog.Record) error { return g.h.Handle(ctx, r) }
+func (g debugGate) WithAttrs(a []slog.Attr) slog.Handler {
+	return debugGate{h: g.h.WithAttrs(a), store: g.store}
+}
+func (g debugGate) WithGroup(n string) slog.Handler {
+	return debugGate{h: g.h.WithGroup(n), store: g.store}
+}
+
+// HTTPServer returns an http.Server for s with the limits a public
+// service needs: header read timeout, header size cap, idle timeout.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: DefaultReadHeaderTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: the
+// listener closes, in-flight requests (a publish being written) finish,
+// within DefaultShutdownTimeout.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := s.HTTPServer(ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "addr", ln.Addr().String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	if err != nil {
+		return fmt.Errorf("registry: shutdown: %w", err)
+	}
+	return nil
+}
+
+// requestID returns the client's X-Request-Id when it is short and plain,
+// else a new one.
+func (s *Server) requestID(r *http.Request) string {
+	if v := r.Header.Get("X-Request-Id"); v != "" && len(v) <= 64 && plainToken(v) {
+		return v
+	}
+	return s.ridBase + strconv.FormatUint(s.ridSeq.Add(1), 10)
+}
+
+func plainToken(v string) bool {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// baseURL is where clients reach this server: PublicURL, or the request's
+// scheme and Host when the Host is a plain host[:port].
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return s.opts.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	} else if p := r.Header.Get("X-Forwarded-Proto"); p == "https" && s.fromTrustedProxy(r) {
+		scheme = "https"
+	}
+	host := r.Host
+	if !validHost(host) {
+		host = "localhost"
+	}
+	key := scheme + host
+	s.baseMu.RLock()
+	b, ok := s.bases[key]
+	s.baseMu.RUnlock()
+	if ok {
+		return b
+	}
+	b = scheme + "://" + host
+	s.baseMu.Lock()
+	if s.bases == nil {
+		s.bases = map[string]string{}
+	}
+	if len(s.bases) < 64 {
+		s.bases[key] = b
+	}
+	s.baseMu.Unlock()
+	return b
+}
+
+func (s *Server) fromTrustedProxy(r *http.Request) bool {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.opts.TrustedProxies {
+		if p.Contains(ap.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// validHost accepts host names, IPv4 and bracketed IPv6 with an optional
+// port: nothing that could break out of a URL or a JSON string.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	return true
+}
