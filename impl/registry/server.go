@@ -90,6 +90,10 @@ type Options struct {
 	// Fallback, when not nil, serves GET and HEAD requests for packages,
 	// versions and tarballs not stored here, in place of a 404.
 	Fallback http.Handler
+	// Wrap, when not nil, wraps the server's handler in HTTPServer and
+	// Serve: the config-header middleware goes here, so it sees every
+	// request before routing.
+	Wrap func(http.Handler) http.Handler
 	// OpenRegistration lets `npm adduser` create publish-role users.
 	OpenRegistration bool
 	// MaxPublishBytes bounds a package PUT body (413 past it).
@@ -276,9 +280,13 @@ func (g debugGate) WithGroup(n string) slog.Handler {
 // HTTPServer returns an http.Server for s with the limits a public
 // service needs: header read timeout, header size cap, idle timeout.
 func (s *Server) HTTPServer(addr string) *http.Server {
+	var h http.Handler = s
+	if s.opts.Wrap != nil {
+		h = s.opts.Wrap(s)
+	}
 	return &http.Server{
 		Addr:              addr,
-		Handler:           s,
+		Handler:           h,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,

@@ -7,6 +7,16 @@ package main
 //	    [--max-publish-bytes N] [--rate-read N] [--rate-publish N]
 //	    [--rate-login N] [--trusted-proxies CIDR,...] [--open-registration]
 //	    [--token-ttl D] [--access-log=false] [--log-level L]
+//	    [--rewrite-registry-hash]
+//	bun13 registry top [--url URL] [--token T]   (same as bun13 top)
+//
+// With --upstream, packages not stored here are fetched from that registry
+// (impl/proxy: cached, integrity-checked, served stale when it is down,
+// off under OFFLINE). The upstream's hash must equal the lockfile's
+// registryHash, or the server refuses to start; --rewrite-registry-hash
+// records the upstream's hash in bun.lockb instead. The dashboard is at
+// /_dashboard. Requests carrying X-Bun-* config headers are validated
+// (impl/headers.Middleware).
 //
 // Every flag has an environment variable (BUN13_REGISTRY_ADDR,
 // BUN13_REGISTRY_DATA, BUN_LOCKFILE, BUN13_REGISTRY_KEY_FILE,
@@ -26,7 +36,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -41,8 +53,12 @@ import (
 
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/dashboard"
+	"github.com/bun13/bun13/impl/dnscache"
+	"github.com/bun13/bun13/impl/headers"
 	"github.com/bun13/bun13/impl/lockfile"
 	"github.com/bun13/bun13/impl/metrics"
+	"github.com/bun13/bun13/impl/proxy"
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/registry/storage"
@@ -64,6 +80,8 @@ func (e *env) registryCmd(args []string) error {
 	switch args[0] {
 	case "serve":
 		return e.registryServe(args[1:])
+	case "top":
+		return runTop(e, args[1:])
 	}
 	return usagef("registry: unknown subcommand %q", args[0])
 }
@@ -100,7 +118,8 @@ func (e *env) registryServe(args []string) error {
 	addr := fs.String("addr", e.envDefault("BUN13_REGISTRY_ADDR", defaultRegistryAddr), "listen address")
 	lockPath := fs.String("lockfile", e.envDefault(config.EnvLockfile, "./bun.lockb"), "lockfile holding the live config (created if missing)")
 	paths := e.dataFlags(fs)
-	upstream := fs.String("upstream", e.envDefault("BUN13_REGISTRY_UPSTREAM", ""), "uplink registry URL (stored for a proxy; not contacted)")
+	upstream := fs.String("upstream", e.envDefault("BUN13_REGISTRY_UPSTREAM", ""), "uplink registry URL: packages not stored here are fetched from it")
+	rewriteHash := fs.Bool("rewrite-registry-hash", false, "record the upstream's hash in bun.lockb when it differs, instead of refusing to start")
 	publicURL := fs.String("public-url", e.envDefault("BUN13_REGISTRY_PUBLIC_URL", ""), "base URL written into packuments (default: from the request's Host)")
 	maxPublish := fs.String("max-publish-bytes", e.envDefault("BUN13_REGISTRY_MAX_PUBLISH_BYTES", "50MiB"), "largest publish body (bytes, or with KiB/MiB/GiB)")
 	rateRead := fs.Int("rate-read", envInt(e, "BUN13_REGISTRY_RATE_READ", ratelimit.DefaultReadPerMinute), "reads per minute per client (with RATE_LIMIT)")
@@ -143,8 +162,13 @@ func (e *env) registryServe(args []string) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("registry serve: --log-level: %v", err)
 	}
+	var upstreamURL *url.URL
 	if *upstream != "" {
-		if _, err := config.NormalizeRegistryURL(*upstream); err != nil {
+		norm, err := config.NormalizeRegistryURL(*upstream)
+		if err != nil {
+			return usagef("registry serve: --upstream: %v", err)
+		}
+		if upstreamURL, err = url.Parse(norm); err != nil {
 			return usagef("registry serve: --upstream: %v", err)
 		}
 	}
@@ -161,6 +185,11 @@ func (e *env) registryServe(args []string) error {
 	store, err := lockfile.OpenStore(*lockPath, true, e.lookup)
 	if err != nil {
 		return fmt.Errorf("lockfile %s: %w", *lockPath, err)
+	}
+	if upstreamURL != nil {
+		if err := checkUpstreamHash(store, upstreamURL.String(), *rewriteHash, log); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(paths.data, 0o755); err != nil {
 		return err
@@ -183,6 +212,35 @@ func (e *env) registryServe(args []string) error {
 		return err
 	}
 	m.WatchConfig(e.ctx, store)
+	hdrs, err := headers.NewMiddleware(reg, store, nil)
+	if err != nil {
+		return err
+	}
+	resolver := &dnscache.Resolver{Logger: log}
+	defer resolver.Close()
+	var up *proxy.Upstream
+	var fallback http.Handler
+	// listenAddr is set once the listener exists, before any request.
+	var listenAddr string
+	if upstreamURL != nil {
+		up = &proxy.Upstream{
+			URL:      upstreamURL,
+			Store:    store,
+			Resolver: resolver,
+			Tarballs: storage.NewFS(filepath.Join(paths.data, "uplink")),
+			Logger:   log,
+		}
+		if *publicURL != "" {
+			base := strings.TrimRight(*publicURL, "/")
+			up.TarballURL = func(name, file string) string { return base + "/" + name + "/-/" + file }
+		} else {
+			// Without a public URL, point tarballs at the listen address:
+			// the same host clients use on loopback and in tests.
+			up.TarballURL = func(name, file string) string { return "http://" + listenAddr + "/" + name + "/-/" + file }
+		}
+		defer up.Close()
+		fallback = up.Handler()
+	}
 	srv, err := registry.New(e.ctx, registry.Options{
 		Store:      store,
 		Backend:    storage.NewFS(filepath.Join(paths.data, "packages")),
@@ -198,6 +256,11 @@ func (e *env) registryServe(args []string) error {
 		TrustedProxies:   trusted,
 		PublicURL:        *publicURL,
 		Upstream:         *upstream,
+		Fallback:         fallback,
+		Wrap: func(h http.Handler) http.Handler {
+			hdrs.Next = h
+			return hdrs
+		},
 		OpenRegistration: *openReg,
 		MaxPublishBytes:  maxBytes,
 		AccessLog:        *accessLog,
@@ -205,10 +268,37 @@ func (e *env) registryServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	regURL := *upstream
+	if regURL == "" && store.Load().RegistryHash == config.DefaultRegistryHash {
+		regURL = config.DefaultRegistry
+	}
+	dash, err := dashboard.New(e.ctx, dashboard.Options{
+		Store:      store,
+		Gatherer:   reg,
+		Registerer: reg,
+		Authorize: func(r *http.Request) (string, bool) {
+			id, _ := registry.IdentityFrom(r.Context())
+			return id.User, id.Role == registry.RoleAdmin
+		},
+		Status: func() dashboard.Status {
+			st := dashboard.Status{DNS: new(dashboard.DNSStatus(resolver.Stats()))}
+			if up != nil {
+				st.Uplink = new(dashboard.UplinkStatus(up.Status()))
+			}
+			return st
+		},
+		RegistryURL: regURL,
+		Logger:      log,
+	})
+	if err != nil {
+		return err
+	}
+	dash.Mount(srv.Mux)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
+	listenAddr = ln.Addr().String()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -228,6 +318,30 @@ func (e *env) registryServe(args []string) error {
 	err = srv.Serve(e.ctx, ln)
 	log.Info("registry stopped")
 	return err
+}
+
+// checkUpstreamHash refuses an upstream whose hash is not the lockfile's
+// registryHash (the config would then describe another registry than the
+// one served), unless rewrite is set: then the lockfile is updated.
+func checkUpstreamHash(store *config.Store, upstream string, rewrite bool, log *slog.Logger) error {
+	want, err := config.RegistryHash(upstream)
+	if err != nil {
+		return err
+	}
+	have := store.Load().RegistryHash
+	if have == want {
+		return nil
+	}
+	if !rewrite {
+		return fmt.Errorf("upstream %s hashes to 0x%08x but the lockfile's registryHash is 0x%08x; "+
+			"pass --rewrite-registry-hash to record the upstream in the lockfile, or run `bun13 config set registry %s`",
+			upstream, want, have, upstream)
+	}
+	if _, err := store.Update(func(c config.Config) (config.Config, error) { c.RegistryHash = want; return c, nil }); err != nil {
+		return fmt.Errorf("rewriting the registry hash: %w", err)
+	}
+	log.Warn("rewrote the lockfile's registry hash for the upstream", "upstream", upstream, "old", fmt.Sprintf("0x%08x", have), "new", fmt.Sprintf("0x%08x", want))
+	return nil
 }
 
 // ensureAdmin creates the admin user, with a random one-time password
