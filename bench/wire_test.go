@@ -71,4 +71,3 @@ func BenchmarkDNSCacheHit(b *testing.B) {
 		})
 	})
 }
-

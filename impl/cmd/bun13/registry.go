@@ -253,10 +253,10 @@ func (e *env) registryServe(args []string) error {
 			Publish: ratelimit.Limiter{Limit: *ratePublish},
 			Login:   ratelimit.Limiter{Limit: *rateLogin},
 		},
-		TrustedProxies:   trusted,
-		PublicURL:        *publicURL,
-		Upstream:         *upstream,
-		Fallback:         fallback,
+		TrustedProxies: trusted,
+		PublicURL:      *publicURL,
+		Upstream:       *upstream,
+		Fallback:       fallback,
 		Wrap: func(h http.Handler) http.Handler {
 			hdrs.Next = h
 			return hdrs
