@@ -2,13 +2,10 @@ package registry
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
@@ -16,30 +13,9 @@ import (
 
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/registry/registrytest"
 	"github.com/bun13/bun13/impl/registry/storage"
 )
-
-// discardWriter is a reusable ResponseWriter, so a benchmark measures the
-// handler and not a recorder's buffers.
-type discardWriter struct {
-	h      http.Header
-	status int
-	n      int
-}
-
-func (w *discardWriter) Header() http.Header { return w.h }
-func (w *discardWriter) WriteHeader(s int)   { w.status = s }
-func (w *discardWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = 200
-	}
-	w.n += len(b)
-	return len(b), nil
-}
-func (w *discardWriter) reset() {
-	clear(w.h)
-	w.status, w.n = 0, 0
-}
 
 // benchServer is a server on a temp dir with real auth (cost-4 bcrypt),
 // the default config's flags minus RATE_LIMIT (a benchmark is one client),
@@ -108,15 +84,15 @@ func BenchmarkPackumentGET(b *testing.B) {
 							if authn == "jwt" {
 								req.Header.Set("Authorization", "Bearer "+tok)
 							}
-							w := &discardWriter{h: http.Header{}}
+							w := registrytest.NewDiscardWriter()
 							s.ServeHTTP(w, req)
-							if w.status != 200 {
-								b.Fatalf("status %d", w.status)
+							if w.Code != 200 {
+								b.Fatalf("status %d", w.Code)
 							}
-							b.SetBytes(int64(w.n))
+							b.SetBytes(int64(w.Bytes))
 							b.ReportAllocs()
 							for b.Loop() {
-								w.reset()
+								w.Reset()
 								s.ServeHTTP(w, req)
 							}
 						})
@@ -145,15 +121,15 @@ func BenchmarkTarballGET(b *testing.B) {
 			if authn == "jwt" {
 				req.Header.Set("Authorization", "Bearer "+tok)
 			}
-			w := &discardWriter{h: http.Header{}}
+			w := registrytest.NewDiscardWriter()
 			s.ServeHTTP(w, req)
-			if w.status != 200 || w.n != len(tgz) {
-				b.Fatalf("status %d, %d bytes", w.status, w.n)
+			if w.Code != 200 || w.Bytes != len(tgz) {
+				b.Fatalf("status %d, %d bytes", w.Code, w.Bytes)
 			}
 			b.SetBytes(int64(len(tgz)))
 			b.ReportAllocs()
 			for b.Loop() {
-				w.reset()
+				w.Reset()
 				s.ServeHTTP(w, req)
 			}
 		})
@@ -169,7 +145,7 @@ func BenchmarkPublish(b *testing.B) {
 	b.SetBytes(int64(len(tgz)))
 	b.ReportAllocs()
 	i := 0
-	w := &discardWriter{h: http.Header{}}
+	w := registrytest.NewDiscardWriter()
 	for b.Loop() {
 		name := fmt.Sprintf("pub-%d", i/50)
 		v := fmt.Sprintf("1.0.%d", i%50)
@@ -177,21 +153,12 @@ func BenchmarkPublish(b *testing.B) {
 		body, _ := json.Marshal(publishDoc(name, v, tgz))
 		req := httptest.NewRequest("PUT", "/"+name, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+tok)
-		w.reset()
+		w.Reset()
 		s.ServeHTTP(w, req)
-		if w.status != 201 {
-			b.Fatalf("publish: %d", w.status)
+		if w.Code != 201 {
+			b.Fatalf("publish: %d", w.Code)
 		}
 	}
 }
 
-// noise is n bytes of incompressible-ish text (base64 of a fixed
-// pseudo-random stream), so a tarball's size is what it says.
-func noise(n int) string {
-	r := rand.New(rand.NewPCG(1, 2))
-	b := make([]byte, n*3/4)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
+func noise(n int) string { return registrytest.Noise(n) }

@@ -1,13 +1,7 @@
 package registry
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
-	"crypto/sha1"
-	"crypto/sha512"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +17,7 @@ import (
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/registrytest"
 	"github.com/bun13/bun13/impl/registry/storage"
 )
 
@@ -219,71 +214,14 @@ func (e *testEnv) do(method, path, token string, body any, hdr ...string) resp {
 	return resp{res.StatusCode, res.Header, b}
 }
 
-// tarball builds a small npm tarball holding package/package.json.
 func tarball(name, version string, extra ...string) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	pj := fmt.Sprintf(`{"name":%q,"version":%q,"main":"index.js"}`, name, version)
-	files := map[string]string{"package/package.json": pj, "package/index.js": "module.exports = " + fmt.Sprintf("%q", name+"@"+version) + ";\n"}
-	for i := 0; i+1 < len(extra); i += 2 {
-		files["package/"+extra[i]] = extra[i+1]
-	}
-	names := []string{"package/package.json", "package/index.js"}
-	for i := 0; i+1 < len(extra); i += 2 {
-		names = append(names, "package/"+extra[i])
-	}
-	for _, n := range names {
-		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), ModTime: time.Unix(499162500, 0)})
-		tw.Write([]byte(files[n]))
-	}
-	tw.Close()
-	zw.Close()
-	return buf.Bytes()
+	return registrytest.Tarball(name, version, extra...)
 }
 
-func integrity(b []byte) (string, string) {
-	s512 := sha512.Sum512(b)
-	s1 := sha1.Sum(b)
-	return "sha512-" + base64.StdEncoding.EncodeToString(s512[:]), hex.EncodeToString(s1[:])
-}
+func integrity(b []byte) (string, string) { return registrytest.Integrity(b) }
 
-// publishDoc is the body npm PUTs for name@version.
 func publishDoc(name, version string, tgz []byte, tags ...string) map[string]any {
-	integ, shasum := integrity(tgz)
-	if len(tags) == 0 {
-		tags = []string{"latest"}
-	}
-	dt := map[string]any{}
-	for _, t := range tags {
-		dt[t] = version
-	}
-	return map[string]any{
-		"_id":         name,
-		"name":        name,
-		"description": "test package " + name,
-		"dist-tags":   dt,
-		"versions": map[string]any{
-			version: map[string]any{
-				"name": name, "version": version, "description": "test package " + name,
-				"main": "index.js", "_id": name + "@" + version,
-				"dependencies": map[string]string{},
-				"keywords":     []string{"test", "bun13"},
-				"dist": map[string]any{
-					"integrity": integ, "shasum": shasum,
-					"tarball": "http://localhost/" + name + "/-/" + name + "-" + version + ".tgz",
-				},
-			},
-		},
-		"access": nil,
-		"_attachments": map[string]any{
-			name + "-" + version + ".tgz": map[string]any{
-				"content_type": "application/octet-stream",
-				"data":         base64.StdEncoding.EncodeToString(tgz),
-				"length":       len(tgz),
-			},
-		},
-	}
+	return registrytest.PublishDoc(name, version, tgz, tags...)
 }
 
 // publish publishes name@version as user and fails the test on error.
@@ -295,8 +233,7 @@ func (e *testEnv) publish(user, name, version string, tags ...string) {
 	}
 }
 
-// escapeName is npm's escapedName: @scope%2fname.
-func escapeName(name string) string { return strings.Replace(name, "/", "%2f", 1) }
+func escapeName(name string) string { return registrytest.EscapeName(name) }
 
 func newClasses(read, publish, login int) *ratelimit.Classes {
 	return &ratelimit.Classes{
