@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/lockfile"
@@ -100,14 +102,42 @@ func BenchmarkConfigUpdate(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
+		var lat []time.Duration
 		i := 0
 		for b.Loop() {
 			i++
+			start := time.Now()
 			if _, err := s.Update(func(c config.Config) (config.Config, error) { c.Rows = uint8(i%255 + 1); return c, nil }); err != nil {
 				b.Fatal(err)
 			}
+			lat = append(lat, time.Since(start))
 		}
+		// Per-write latency, not only the mean: fsync times have a long tail.
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 	})
+}
+
+// BenchmarkFsyncFloor is the floor under a durable config write: write
+// 72 bytes to a file and fsync it, nothing else. A crash-safe replace
+// needs two of these (the file, then its directory).
+func BenchmarkFsyncFloor(b *testing.B) {
+	f, err := os.Create(filepath.Join(b.TempDir(), "floor"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 72)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 type lockfileCase struct {
