@@ -19,6 +19,11 @@
 //	bun13 frame decode HEX
 //	bun13 frame encode --type T --offset O --value V
 //	bun13 headers validate 'Name: value'... | NAME VALUE
+//	bun13 registry serve [flags]             (see impl/registry/README.md)
+//	bun13 registry top | bun13 top [--url URL] [--token T]
+//	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
+//	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
+//	bun13 proxy test [--timeout D] URL
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
@@ -136,7 +141,10 @@ const usageText = `bun13: the 13-byte config system
   bun13 config init|get|set|feature|validate|dump|repair|migrate|env|live ...
   bun13 frame decode|encode ...
   bun13 headers validate ...
-  bun13 registry serve ...
+  bun13 registry serve|top ...
+  bun13 user add|remove|passwd|role|list ...
+  bun13 token issue|revoke|list ...
+  bun13 proxy test URL
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `
