@@ -35,8 +35,15 @@ var nibbleTable = func() (t [2 * Size][16]uint64) {
 // HeaderChecksum is the CRC64 of "BUN1" followed by the 13 bytes: the
 // lockfile's header checksum and the X-Bun-Config-Checksum value.
 func HeaderChecksum(b *[Size]byte) uint64 {
-	r := b[offReserved]
-	return FromBytes(b).Checksum() ^ nibbleTable[24][r&0xf] ^ nibbleTable[25][r>>4]
+	t := &nibbleTable
+	return zeroCRC ^
+		t[0][b[0]&0xf] ^ t[1][b[0]>>4] ^ t[2][b[1]&0xf] ^ t[3][b[1]>>4] ^
+		t[4][b[2]&0xf] ^ t[5][b[2]>>4] ^ t[6][b[3]&0xf] ^ t[7][b[3]>>4] ^
+		t[8][b[4]&0xf] ^ t[9][b[4]>>4] ^ t[10][b[5]&0xf] ^ t[11][b[5]>>4] ^
+		t[12][b[6]&0xf] ^ t[13][b[6]>>4] ^ t[14][b[7]&0xf] ^ t[15][b[7]>>4] ^
+		t[16][b[8]&0xf] ^ t[17][b[8]>>4] ^ t[18][b[9]&0xf] ^ t[19][b[9]>>4] ^
+		t[20][b[10]&0xf] ^ t[21][b[10]>>4] ^ t[22][b[11]&0xf] ^ t[23][b[11]>>4] ^
+		t[24][b[12]&0xf] ^ t[25][b[12]>>4]
 }
 
 // Checksum is the header checksum of c (reserved byte 0), computed from

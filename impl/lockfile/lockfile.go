@@ -74,26 +74,23 @@ func DecodeHeader(b []byte) (Header, error) {
 	if string(b[:4]) != config.Magic {
 		return Header{}, codes.At(codes.BadMagic, 0, "magic is %q, want %q", b[:4], config.Magic)
 	}
-	c := cursor(b)
-	h := Header{
-		HeaderCRC:    binary.BigEndian.Uint64(b[offHeaderCRC:]),
-		PackageCount: c.u32(offPackageCount),
-		BodyCRC:      binary.BigEndian.Uint64(b[offBodyCRC:]),
-	}
-	if got := headerCRC(b); got != h.HeaderCRC {
-		return Header{}, codes.At(codes.HeaderChecksum, offHeaderCRC, "stored 0x%016x, computed 0x%016x", h.HeaderCRC, got)
-	}
-	cfg, err := config.Parse((*[config.Size]byte)(b[offConfig : offConfig+config.Size]))
-	if err != nil {
-		return Header{}, err
-	}
-	h.Config = cfg
-	// The 27 reserved bytes as four overlapping 8-byte words.
 	be := binary.BigEndian
+	cb := (*[config.Size]byte)(b[offConfig : offConfig+config.Size])
+	stored := be.Uint64(b[offHeaderCRC:])
+	if got := config.HeaderChecksum(cb); got != stored {
+		return Header{}, codes.At(codes.HeaderChecksum, offHeaderCRC, "stored 0x%016x, computed 0x%016x", stored, got)
+	}
+	c := config.FromBytes(cb)
+	if !c.Valid() || cb[config.Size-1] != 0 {
+		if _, err := config.Parse(cb); err != nil {
+			return Header{}, err
+		}
+	}
+	// The 27 reserved bytes as four overlapping 8-byte words.
 	if be.Uint64(b[0x1D:])|be.Uint64(b[0x25:])|be.Uint64(b[0x2D:])|be.Uint64(b[0x30:]) != 0 {
 		return Header{}, codes.At(codes.Reserved, offReserved, "reserved header bytes 0x1d..0x37 are not all zero")
 	}
-	return h, nil
+	return Header{Config: c, HeaderCRC: stored, PackageCount: be.Uint32(b[offPackageCount:]), BodyCRC: be.Uint64(b[offBodyCRC:])}, nil
 }
 
 // layout is where the body's sections sit, once checked to fit the file.
