@@ -314,6 +314,22 @@ func TestStoreNeverPublishesInvalid(t *testing.T) {
 	}
 }
 
+func TestPackRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		v := uint8(r.IntN(MaxVersion + 1))
+		c := Config{Version: v, RegistryHash: r.Uint32() | 1, FeatureFlags: Flags(r.Uint32()) & Mask(v),
+			TerminalMode: Mode(r.IntN(3)), Rows: uint8(r.IntN(255) + 1), Cols: uint8(r.IntN(255) + 1)}
+		if got := unpack(pack(c)); got != c {
+			t.Fatalf("pack/unpack %+v -> %+v", c, got)
+		}
+	}
+	// The layout holds every flag any version defines.
+	if Mask(MaxVersion)&^flagBits != 0 {
+		t.Fatalf("Mask(%d) = %#x does not fit the %#x flag field", MaxVersion, Mask(MaxVersion), flagBits)
+	}
+}
+
 func TestSubscriberDropsOldest(t *testing.T) {
 	s, _ := NewStore(Default())
 	ch, cancel := s.Subscribe(2)

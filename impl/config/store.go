@@ -13,13 +13,16 @@ type Change struct {
 
 // Store holds the live config of a running process.
 //
-// Reads (Load, Flags, Enabled) are one atomic pointer load: lock-free,
-// allocation-free, the cost of a field read. Update validates the new
-// config, persists it through Persist, and only then publishes it, so a
-// reader never sees a config that is invalid or not yet on disk. Updates
-// are serialized.
+// Reads (Load, Flags, Enabled) are one atomic 64-bit load: lock-free,
+// allocation-free, the cost of a field read. That works because a valid
+// config carries 62 bits (version 2, registry hash 32, flags 10 — no
+// valid config sets a higher bit — mode 2, rows 8, cols 8): the whole
+// config is one word, so a reader can never see half of an update, and an
+// update needs no allocation. Update validates the new config, persists
+// it through Persist, and only then publishes it, so a reader never sees
+// a config that is invalid or not yet on disk. Updates are serialized.
 type Store struct {
-	cur atomic.Pointer[Config]
+	cur atomic.Uint64 // pack(config)
 
 	// Persist, when not nil, writes the new config durably before it is
 	// published (the lockfile package provides one). An error aborts the
@@ -39,18 +42,53 @@ func NewStore(c Config) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{}
-	s.cur.Store(&c)
+	s.cur.Store(pack(c))
 	return s, nil
 }
 
+// The packed layout of a valid config in the Store's word.
+const (
+	packHash    = 0  // 32 bits
+	packFlags   = 32 // 10 bits: Mask(MaxVersion)
+	packMode    = 42 // 2 bits
+	packRows    = 44 // 8 bits
+	packCols    = 52 // 8 bits
+	packVersion = 60 // 2 bits
+	flagBits    = 0x3ff
+)
+
+func pack(c Config) uint64 {
+	return uint64(c.RegistryHash)<<packHash | uint64(c.FeatureFlags&flagBits)<<packFlags |
+		uint64(c.TerminalMode&3)<<packMode | uint64(c.Rows)<<packRows | uint64(c.Cols)<<packCols |
+		uint64(c.Version&3)<<packVersion
+}
+
+func unpack(v uint64) Config {
+	return Config{
+		Version:      uint8(v >> packVersion & 3),
+		RegistryHash: uint32(v >> packHash),
+		FeatureFlags: Flags(v >> packFlags & flagBits),
+		TerminalMode: Mode(v >> packMode & 3),
+		Rows:         uint8(v >> packRows),
+		Cols:         uint8(v >> packCols),
+	}
+}
+
 // Load returns the current config.
-func (s *Store) Load() Config { return *s.cur.Load() }
+func (s *Store) Load() Config { return unpack(s.cur.Load()) }
+
+// Version returns the current config version: a field read, for hot
+// paths that need one field and not the whole snapshot.
+func (s *Store) Version() uint8 { return uint8(s.cur.Load() >> packVersion & 3) }
+
+// RegistryHash returns the current registry hash.
+func (s *Store) RegistryHash() uint32 { return uint32(s.cur.Load() >> packHash) }
 
 // Flags returns the current feature flags.
-func (s *Store) Flags() Flags { return s.cur.Load().FeatureFlags }
+func (s *Store) Flags() Flags { return Flags(s.cur.Load() >> packFlags & flagBits) }
 
 // Enabled reports whether every flag in f is currently set.
-func (s *Store) Enabled(f Flags) bool { return s.cur.Load().FeatureFlags&f == f }
+func (s *Store) Enabled(f Flags) bool { return Flags(s.cur.Load()>>packFlags)&f == f }
 
 // Update applies fn to the current config. fn's result is validated,
 // persisted, published and sent to subscribers, in that order; any error
@@ -59,7 +97,7 @@ func (s *Store) Enabled(f Flags) bool { return s.cur.Load().FeatureFlags&f == f 
 func (s *Store) Update(fn func(Config) (Config, error)) (Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.cur.Load()
+	old := unpack(s.cur.Load())
 	next, err := fn(old)
 	if err != nil {
 		return old, err
@@ -75,7 +113,7 @@ func (s *Store) Update(fn func(Config) (Config, error)) (Config, error) {
 			return old, err
 		}
 	}
-	s.cur.Store(&next)
+	s.cur.Store(pack(next))
 	s.seq++
 	ch := Change{Seq: s.seq, Old: old, New: next}
 	for sub := range s.subs {
