@@ -41,7 +41,10 @@
 // A check on a known key finds its slot in an immutable per-shard map
 // without locking and then locks only that slot, so checks on different
 // keys share no written memory and scale across cores. New keys take a
-// per-shard lock and are published into the map in batches.
+// per-shard lock and are published into the map in batches. One key's
+// count is necessarily one point of serialization: a single hot key
+// hammered from every core is bounded by moving its cache line between
+// cores, which is why BenchmarkAllow/parallel/keys=1 is slower than serial.
 //
 // # Over-admission bound
 //
