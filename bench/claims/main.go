@@ -150,8 +150,9 @@ func derived(s map[string]map[string][]float64) string {
 		fmt.Fprintf(&b, "- an uncached JWT verify costs %.2fx the bare Ed25519 check (target <= 1.10x).\n", un/floor)
 	}
 	if d, f := med("ConfigUpdate/durable"), med("FsyncFloor"); d > 0 && f > 0 {
-		fmt.Fprintf(&b, "- a durable config write costs %.1f fsync floors (a crash-safe replace needs 2: the file and its directory).\n", d/f)
+		fmt.Fprintf(&b, "- a durable config write costs %.1f fsync floors: a crash-safe replace fsyncs a new file (its inode and data) and then the directory holding the rename, each a journal commit, where the floor rewrites 72 bytes of an existing file.\n", d/f)
 	}
+	b.WriteString(notes)
 	return b.String()
 }
 
@@ -195,6 +196,10 @@ func read(path string) (map[string]map[string][]float64, string, error) {
 		}
 		for _, v := range res.Values {
 			out[name][v.Unit] = append(out[name][v.Unit], v.Value)
+			if v.OrigUnit != "" && v.OrigUnit != v.Unit {
+				// Custom units (p50-ns) are kept under their own name too.
+				out[name][v.OrigUnit] = append(out[name][v.OrigUnit], v.OrigValue)
+			}
 		}
 	}
 	if err := r.Err(); err != nil {
@@ -205,6 +210,33 @@ func read(path string) (map[string]map[string][]float64, string, error) {
 	}
 	return out, cpu, nil
 }
+
+// notes explains the rows that miss or cannot meet their claim. No
+// numbers here: they are all in the table.
+const notes = `
+## Where a claim is missed, and why
+
+- **Config read and feature check** are one atomic 64-bit load of the
+  Store's packed word plus a shift (and an AND): about one cycle. ` + "`b.Loop`" + `,
+  which every benchmark here must use, costs about as much again per
+  iteration (the LoopOverhead row); net of it both claims are met (the
+  derived lines above). With a plain ` + "`for i < b.N`" + ` loop the same reads
+  measure under 0.4 ns.
+- **In-memory config write** serializes writers with a mutex (lock and
+  unlock are most of the cost), validates, and publishes one word; there
+  is no allocation left. A lock-free writer would let two concurrent
+  updates race past validation of each other's result, so the mutex stays.
+- **Uncached JWT verify** is the Ed25519 check plus golang-jwt's parsing
+  (base64, JSON claims, 67 allocations). The signature is the floor; the
+  rest is the library's, and a token is parsed once: the verified-token
+  cache serves every later request (the cached row).
+- **Crash-safe config write**: 45 ns is not physically possible for a
+  durable write; fsync is the floor, and a replace that survives a crash
+  needs two of them.
+- **Request latency** (< 1 ms) is the handler's share here, measured in
+  process; the end-to-end figures under wrk (throughput against Verdaccio,
+  p50/p99) are in impl/registry/README.md.
+`
 
 const header = `# Performance claims
 
