@@ -16,11 +16,23 @@ import (
 
 // Write replaces path with data, crash-safely. perm applies to a new file;
 // an existing file's mode is kept.
-func Write(path string, data []byte, perm os.FileMode) (err error) {
-	dir := filepath.Dir(path)
+func Write(path string, data []byte, perm os.FileMode) error {
 	if st, err := os.Stat(path); err == nil {
 		perm = st.Mode().Perm()
 	}
+	return put(path, data, perm, os.Rename)
+}
+
+// Create writes a new file at path crash-safely, and fails with
+// fs.ErrExist if one is there: the temp file is linked into place, and
+// link(2) refuses an existing target atomically, so of two racing
+// creators exactly one wins (a signing key is never overwritten).
+func Create(path string, data []byte, perm os.FileMode) error {
+	return put(path, data, perm, os.Link)
+}
+
+func put(path string, data []byte, perm os.FileMode, place func(old, new string) error) (err error) {
+	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -44,9 +56,10 @@ func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
+	if err = place(tmp, path); err != nil {
 		return err
 	}
+	os.Remove(tmp) // after Link; a no-op after Rename
 	return SyncDir(dir)
 }
 
@@ -69,7 +82,7 @@ func SyncDir(dir string) error {
 // file is left in place: removing it would let a waiter lock a deleted
 // inode while a newcomer locks a fresh one.
 func Lock(path string) (unlock func() error, err error) {
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}

@@ -14,90 +14,40 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/bun13/bun13/impl/atomicfile"
 )
 
-// writeFile replaces path with data so that concurrent readers and a crash
-// at any point see either the old or the new content, never a mix: the data
-// goes to a temporary file in the same directory (so rename cannot cross
-// filesystems), is fsynced, renamed over path, and the directory is fsynced
-// so the rename itself survives a power cut.
+// writeFile replaces path with data crash-safely (impl/atomicfile),
+// creating its directory first.
 func writeFile(path string, data []byte, perm os.FileMode) error {
-	return putFile(path, data, perm, os.Rename)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Write(path, data, perm)
 }
 
 // createFile is writeFile that fails with fs.ErrExist instead of replacing
-// an existing file: link(2) refuses an existing target, atomically.
+// an existing file.
 func createFile(path string, data []byte, perm os.FileMode) error {
-	return putFile(path, data, perm, os.Link)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Create(path, data, perm)
 }
 
-func putFile(path string, data []byte, perm os.FileMode, place func(old, new string) error) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = place(tmp, path); err != nil {
-		return err
-	}
-	os.Remove(tmp) // after Link; a no-op after Rename
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// lockFile takes an exclusive flock on path+".lock", which lives beside the
-// data file because the data file itself is replaced on every write and a
-// lock on a replaced inode protects nothing. Other processes (the bun13 CLI
-// while the server runs) take the same lock.
+// lockFile takes the exclusive flock on path+".lock" that the bun13 CLI
+// takes too while the server runs (the data file itself is replaced on
+// every write, and a lock on a replaced inode protects nothing).
 func lockFile(path string) (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	u, err := atomicfile.Lock(path)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil // closing drops the lock
+	return func() { u() }, nil
 }
 
 // fileSig identifies one version of a file cheaply. Every write replaces
