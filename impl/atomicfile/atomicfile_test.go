@@ -1,0 +1,73 @@
+package atomicfile
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWriteCreate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	if err := Create(p, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Create(p, []byte("two"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("Create over an existing file: %v", err)
+	}
+	if err := Write(p, []byte("three"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	st, _ := os.Stat(p)
+	if string(b) != "three" || st.Mode().Perm() != 0o600 {
+		t.Errorf("content %q mode %v: want the new content and the old mode", b, st.Mode().Perm())
+	}
+	// A write that cannot land leaves the old file and no temp file.
+	os.Chmod(dir, 0o500)
+	defer os.Chmod(dir, 0o700)
+	if os.Geteuid() != 0 {
+		if err := Write(p, []byte("four"), 0o644); err == nil {
+			t.Fatal("write into a read-only directory succeeded")
+		}
+	}
+	os.Chmod(dir, 0o700)
+	if err := Write(filepath.Join(dir, "missing", "x"), []byte("x"), 0o644); err == nil {
+		t.Fatal("write into a missing directory succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp-") {
+			t.Errorf("temp file %s left behind", e.Name())
+		}
+	}
+	if b, _ := os.ReadFile(p); string(b) != "three" {
+		t.Errorf("a failed write changed the file to %q", b)
+	}
+}
+
+func TestLockExcludes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	unlock, err := Lock(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{})
+	go func() {
+		u, err := Lock(p)
+		if err == nil {
+			u()
+		}
+		close(got)
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second Lock succeeded while the first was held")
+	default:
+	}
+	unlock()
+	<-got
+}
