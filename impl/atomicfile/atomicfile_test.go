@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteCreate(t *testing.T) {
@@ -63,10 +64,11 @@ func TestLockExcludes(t *testing.T) {
 		}
 		close(got)
 	}()
+	// The second Lock must still be waiting a while later.
 	select {
 	case <-got:
 		t.Fatal("a second Lock succeeded while the first was held")
-	default:
+	case <-time.After(100 * time.Millisecond):
 	}
 	unlock()
 	<-got
