@@ -231,6 +231,16 @@ func Field(c config.Config, off uint32) (uint64, bool) {
 	return 0, false
 }
 
+// SetField writes v into the config field at a lockfile offset, the
+// inverse of Field, without validating the result: a client assembling a
+// snapshot from several SET frames passes through states that are not
+// valid configs (Apply is the validating path). v is truncated to the
+// field's width; an offset that names no field changes nothing.
+func SetField(c config.Config, off uint32, v uint64) config.Config {
+	setField(&c, off, v)
+	return c
+}
+
 // setField assumes f passed Check, so the value fits the field.
 func setField(c *config.Config, off uint32, v uint64) {
 	switch off {

@@ -296,7 +296,7 @@ func (s *session) handle(ev event) bool {
 	if f := ev.frame; f != nil {
 		switch {
 		case f.Type == frame.TypeSet:
-			s.pending = setField(s.pending, *f)
+			s.pending = frame.SetField(s.pending, f.Offset, f.Value)
 		case f.Type == frame.TypeAck && f.Offset == 0:
 			// The batch is complete; the server's CRC says which config
 			// it describes, so a torn batch is never shown.
@@ -328,24 +328,6 @@ func (s *session) handle(ev event) bool {
 		}
 	}
 	return false
-}
-
-func setField(c config.Config, f frame.Frame) config.Config {
-	switch f.Offset {
-	case config.OffsetVersion:
-		c.Version = uint8(f.Value)
-	case config.OffsetRegistryHash:
-		c.RegistryHash = uint32(f.Value)
-	case config.OffsetFeatureFlags:
-		c.FeatureFlags = config.Flags(f.Value)
-	case config.OffsetTerminalMode:
-		c.TerminalMode = config.Mode(f.Value)
-	case config.OffsetRows:
-		c.Rows = uint8(f.Value)
-	case config.OffsetCols:
-		c.Cols = uint8(f.Value)
-	}
-	return c
 }
 
 // terminal is the mode and size the config asks for.
