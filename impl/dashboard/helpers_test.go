@@ -231,23 +231,10 @@ func (w *wsClient) snapshot(base config.Config) (config.Config, frame.Frame) {
 // setField applies a SET without validating, as a client collecting a
 // batch must (the fields of one change arrive one at a time).
 func setField(c config.Config, f frame.Frame) (config.Config, error) {
-	switch f.Offset {
-	case config.OffsetVersion:
-		c.Version = uint8(f.Value)
-	case config.OffsetRegistryHash:
-		c.RegistryHash = uint32(f.Value)
-	case config.OffsetFeatureFlags:
-		c.FeatureFlags = config.Flags(f.Value)
-	case config.OffsetTerminalMode:
-		c.TerminalMode = config.Mode(f.Value)
-	case config.OffsetRows:
-		c.Rows = uint8(f.Value)
-	case config.OffsetCols:
-		c.Cols = uint8(f.Value)
-	default:
+	if _, ok := frame.Field(c, f.Offset); !ok {
 		return c, errors.New("unknown offset")
 	}
-	return c, nil
+	return frame.SetField(c, f.Offset, f.Value), nil
 }
 
 func (w *wsClient) send(f frame.Frame) {

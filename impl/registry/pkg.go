@@ -245,18 +245,29 @@ func (c *call) versionGET() {
 	c.raw(http.StatusOK, "application/json", e.doc.renderVersion(c.s.baseURL(c.r), v))
 }
 
+// tarballVersion validates the package name and the tarball file name of
+// the request and returns the version the file names; on failure it has
+// answered 400.
+func (c *call) tarballVersion() (string, bool) {
+	if err := pkgname.Validate(c.name); err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	version, err := pkgname.ParseTarballFile(c.name, c.file)
+	if err != nil {
+		c.fail(http.StatusBadRequest, err.Error())
+		return "", false
+	}
+	return version, true
+}
+
 func (c *call) tarball() {
 	if c.r.Method != http.MethodGet && c.r.Method != http.MethodHead {
 		c.methodNotAllowed("GET, HEAD")
 		return
 	}
-	if err := pkgname.Validate(c.name); err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	version, err := pkgname.ParseTarballFile(c.name, c.file)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
+	version, ok := c.tarballVersion()
+	if !ok {
 		return
 	}
 	e, err := c.s.entry(c.ctx(), c.name)
@@ -477,13 +488,8 @@ func (c *call) deleteTarball() {
 	if !c.requireRole(RolePublish) {
 		return
 	}
-	if err := pkgname.Validate(c.name); err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
-		return
-	}
-	version, err := pkgname.ParseTarballFile(c.name, c.file)
-	if err != nil {
-		c.fail(http.StatusBadRequest, err.Error())
+	version, ok := c.tarballVersion()
+	if !ok {
 		return
 	}
 	unlock := c.s.locks.lock(c.name)
