@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/testenv"
+
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
@@ -31,7 +33,7 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("chromium not installed (apt-get install -y chromium): browser test skipped")
+	testenv.Missing(t, "chromium", "apt-get install -y chromium")
 	return ""
 }
 

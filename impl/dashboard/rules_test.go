@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bun13/bun13/impl/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bun13/bun13/impl/config"
@@ -65,9 +67,7 @@ func TestDashboardAlertRulesUseRealMetrics(t *testing.T) {
 // TestDashboardAlertRules runs check.sh (promtool check and test rules)
 // when promtool is installed; CI installs it.
 func TestDashboardAlertRules(t *testing.T) {
-	if _, err := exec.LookPath("promtool"); err != nil {
-		t.Skip("promtool not installed (apt-get install -y prometheus): alert rule tests skipped")
-	}
+	testenv.LookPath(t, "promtool", "apt-get install -y prometheus")
 	out, err := exec.Command(rulesDir + "/check.sh").CombinedOutput()
 	if err != nil {
 		t.Fatalf("check.sh: %v\n%s", err, out)

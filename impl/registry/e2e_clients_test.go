@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/testenv"
+
 	"github.com/bun13/bun13/impl/config"
 )
 
@@ -96,9 +98,7 @@ func TestOtherClients(t *testing.T) {
 	}
 
 	t.Run("pnpm", func(t *testing.T) {
-		if _, err := exec.LookPath("pnpm"); err != nil {
-			t.Skip("pnpm is not on PATH (npm install -g pnpm)")
-		}
+		testenv.LookPath(t, "pnpm", "npm install -g pnpm")
 		home := t.TempDir()
 		rc := fmt.Sprintf("registry=%s/\n//%s/:_authToken=%s\nstore-dir=%s\nupdate-notifier=false\n", live.url, hostPort, token, filepath.Join(home, "store"))
 		env := baseEnv(home)
@@ -115,9 +115,7 @@ func TestOtherClients(t *testing.T) {
 	})
 
 	t.Run("yarn", func(t *testing.T) {
-		if _, err := exec.LookPath("yarn"); err != nil {
-			t.Skip("yarn is not on PATH (npm install -g @yarnpkg/cli-dist)")
-		}
+		testenv.LookPath(t, "yarn", "npm install -g @yarnpkg/cli-dist")
 		home := t.TempDir()
 		env := append(baseEnv(home), "YARN_ENABLE_TELEMETRY=0", "YARN_CACHE_FOLDER="+filepath.Join(home, "cache"),
 			"YARN_GLOBAL_FOLDER="+filepath.Join(home, "global"), "YARN_ENABLE_IMMUTABLE_INSTALLS=0")
@@ -140,9 +138,7 @@ func TestOtherClients(t *testing.T) {
 	})
 
 	t.Run("bun", func(t *testing.T) {
-		if _, err := exec.LookPath("bun"); err != nil {
-			t.Skip("bun is not on PATH (npm install -g bun)")
-		}
+		testenv.LookPath(t, "bun", "npm install -g bun")
 		home := t.TempDir()
 		env := append(baseEnv(home), "BUN_INSTALL_CACHE_DIR="+filepath.Join(home, "cache"), "DO_NOT_TRACK=1")
 		bunfig := fmt.Sprintf("[install]\nregistry = { url = %q, token = %q }\n", live.url+"/", token)

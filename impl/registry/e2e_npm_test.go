@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/testenv"
+
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/registry/storage"
@@ -202,9 +204,7 @@ func writePkg(t *testing.T, dir string, manifest map[string]any, files map[strin
 // publish, dist-tags, view, install, deprecate, unpublish, search, a
 // refused publish and logout.
 func TestNpmEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not on PATH; the end-to-end test needs the real npm CLI")
-	}
+	testenv.LookPath(t, "npm", "apt-get install -y nodejs npm")
 	if testing.Short() {
 		t.Skip("-short")
 	}

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/testenv"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bun13/bun13/impl/config"
@@ -177,9 +179,7 @@ type tmuxPane struct {
 
 func newTmux(t *testing.T, cols, rows int, script string) *tmuxPane {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (apt-get install -y tmux): terminal test skipped")
-	}
+	testenv.LookPath(t, "tmux", "apt-get install -y tmux")
 	p := &tmuxPane{t: t, socket: fmt.Sprintf("bun13-top-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	p.run("-f", "/dev/null", "new-session", "-d", "-s", "top", "-x", strconv.Itoa(cols), "-y", strconv.Itoa(rows),
 		"sh", "-c", script)
@@ -277,9 +277,7 @@ func TestTopTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed (apt-get install -y tmux): terminal test skipped")
-	}
+	testenv.LookPath(t, "tmux", "apt-get install -y tmux")
 	bin := buildBun13(t)
 	t.Run("raw", func(t *testing.T) { testTopTmuxRaw(t, bin) })
 	t.Run("signals", func(t *testing.T) { testTopTmuxSignals(t, bin) })
