@@ -122,3 +122,37 @@ func Export(c Config, registryURL, format string) ([]byte, error) {
 	}
 	return []byte(sb.String()), nil
 }
+
+// SourceFile is the source of a field that no variable overrides.
+const SourceFile = "file"
+
+// FieldSource says where one field of the effective config comes from:
+// SourceFile, or the name of the variable that overrides it.
+type FieldSource struct {
+	Field  string `json:"field"`
+	Source string `json:"source"`
+}
+
+// Fields are the config's field names in SPEC order (the JSON form's keys).
+var Fields = []string{"version", "registryHash", "featureFlags", "terminalMode", "rows", "cols"}
+
+// fieldEnv is the variable that overrides each field.
+var fieldEnv = map[string]string{
+	"version": EnvVersion, "registryHash": EnvRegistry, "featureFlags": EnvFlags,
+	"terminalMode": EnvTerminal, "rows": EnvTerminal, "cols": EnvTerminal,
+}
+
+// Sources returns, for each field of Fields in order, where its effective
+// value comes from under lookup (nil: everything from the file).
+func Sources(lookup func(string) (string, bool)) []FieldSource {
+	out := make([]FieldSource, len(Fields))
+	for i, f := range Fields {
+		out[i] = FieldSource{Field: f, Source: SourceFile}
+		if lookup != nil {
+			if _, ok := lookup(fieldEnv[f]); ok {
+				out[i].Source = fieldEnv[f]
+			}
+		}
+	}
+	return out
+}
