@@ -39,8 +39,11 @@ func lock(path string) (func() error, error) {
 	return unlock, nil
 }
 
-// record appends the config change to the history; a failure there never
-// fails the write that already happened (the history is advisory).
+// record appends the config change to the history, just before the
+// lockfile is replaced (so a watcher woken by the rename finds the record
+// that names the change's source); a writer killed between the two leaves
+// a record of a valid config the file did not get, which is harmless. A
+// failure to record never fails the write (the history is advisory).
 func record(path, source string, old *config.Config, c config.Config) {
 	if old != nil && *old == c {
 		return
@@ -64,11 +67,8 @@ func WriteFile(path string, lf *Lockfile) error {
 	if prev, err := ReadFile(path); err == nil {
 		old = &prev.Config
 	}
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
-		return err
-	}
 	record(path, "import", old, lf.Config)
-	return nil
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // Update reads the lockfile at path, applies fn and writes the result, all
@@ -106,10 +106,10 @@ func UpdateFrom(path, source string, fn func(*Lockfile) error) (*Lockfile, error
 	if bytes.Equal(out, b) {
 		return lf, nil // nothing changed: no write, no event, no record
 	}
+	record(path, source, &old, lf.Config)
 	if err := atomicfile.Write(path, out, 0o644); err != nil {
 		return nil, err
 	}
-	record(path, source, &old, lf.Config)
 	return lf, nil
 }
 
@@ -140,11 +140,8 @@ func Replace(path, source string, check func(cur []byte) error, b []byte) error 
 	if h, err := DecodeHeader(cur); err == nil {
 		old = &h.Config
 	}
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
-		return err
-	}
 	record(path, source, old, lf.Config)
-	return nil
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // ErrExists is returned by Create when the file is already there.
@@ -174,11 +171,8 @@ func Create(path string, c config.Config, force bool) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := atomicfile.Write(path, b, 0o644); err != nil {
-		return err
-	}
 	record(path, "init", old, c)
-	return nil
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // ErrFileInvalid wraps the reason a write refused to start from the file
