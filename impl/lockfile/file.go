@@ -113,15 +113,11 @@ func UpdateFrom(path, source string, fn func(*Lockfile) error) (*Lockfile, error
 	return lf, nil
 }
 
-// Replace writes b (a whole lockfile, already checked by the caller) over
-// path under the lock, recording the config change with source: repair
-// uses it. check, when not nil, runs under the lock on the current bytes
-// first and may refuse.
-func Replace(path, source string, check func(cur []byte) error, b []byte) error {
-	lf, err := Decode(b)
-	if err != nil {
-		return err
-	}
+// ReplaceFunc rewrites the whole file under the lock: fn gets the file's
+// current bytes (which may be invalid: repair uses it) and returns the
+// new ones, which must decode. The config change is recorded with source.
+// An error from fn leaves the file as it was.
+func ReplaceFunc(path, source string, fn func(cur []byte) ([]byte, error)) error {
 	unlock, err := lock(path)
 	if err != nil {
 		return err
@@ -131,10 +127,13 @@ func Replace(path, source string, check func(cur []byte) error, b []byte) error 
 	if err != nil {
 		return err
 	}
-	if check != nil {
-		if err := check(cur); err != nil {
-			return err
-		}
+	b, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	lf, err := Decode(b)
+	if err != nil {
+		return fmt.Errorf("refusing to write an invalid lockfile: %w", err)
 	}
 	var old *config.Config
 	if h, err := DecodeHeader(cur); err == nil {

@@ -79,8 +79,16 @@ func (e *env) main(args []string) int {
 	if err == nil {
 		return 0
 	}
+	var help helpShown
+	if errors.As(err, &help) {
+		fmt.Fprint(e.stdout, help.text)
+		return 0
+	}
 	if errors.Is(err, errSilentFail) {
 		return 1
+	}
+	if errors.Is(err, errReportedIO) {
+		return 2
 	}
 	if c := codes.Of(err); c != "" {
 		var ce *codes.Error
@@ -111,21 +119,29 @@ func (e *env) main(args []string) int {
 }
 
 // errSilentFail exits 1 after the command printed its own verdict (for
-// example `config validate --json`).
-var errSilentFail = errors.New("invalid (reported)")
+// example `config validate --json`); errReportedIO exits 2 after it
+// printed an I/O failure its own way (validate --json on a missing file).
+var (
+	errSilentFail = errors.New("invalid (reported)")
+	errReportedIO = errors.New("i/o error (reported)")
+)
 
 func (e *env) run(args []string) error {
 	if len(args) == 0 {
 		return usagef("no command")
 	}
 	cmd, rest := args[0], args[1:]
+	if g, ok := groupUsage[cmd]; ok && len(rest) > 0 && (isHelpArg(rest[0]) || rest[0] == "help") {
+		return helpText(g)
+	}
 	if h, ok := commands[cmd]; ok {
 		return h(e, rest)
 	}
 	switch cmd {
-	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usageText)
-		return nil
+	case "help":
+		return e.helpFor(rest)
+	case "-h", "--help":
+		return helpText(usageText)
 	}
 	return usagef("unknown command %q", cmd)
 }
@@ -138,13 +154,18 @@ var commands = map[string]func(*env, []string) error{}
 const usageText = `bun13: the 13-byte config system
 
   bun13 lockfile decode|encode|import|dump ...
-  bun13 config init|get|set|feature|validate|dump|repair|migrate|env|live ...
+  bun13 config init|get|set|feature|validate|dump|repair|migrate|env|live|history|rollback ...
   bun13 frame decode|encode ...
   bun13 headers validate ...
   bun13 registry serve|top ...
   bun13 user add|remove|passwd|role|list ...
   bun13 token issue|revoke|list ...
   bun13 proxy test URL
+  bun13 status [--registry URL]          config, its source per field, file validity, the running registry
+  bun13 metrics [--registry URL] [--summary]
+  bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
+  bun13 validate headers ...             (same as bun13 headers validate)
+  bun13 help COMMAND [SUBCOMMAND]        its usage and flags (also: COMMAND --help)
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `
