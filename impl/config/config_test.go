@@ -221,7 +221,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "BUN_CONFIG_FEATURE_FLAGS=0x000000b8\nBUN_CONFIG_REGISTRY=https://registry.npmjs.org\nBUN_CONFIG_REGISTRY_HASH=0x5e9b6bd5\nBUN_CONFIG_TERMINAL=cooked;24x80\nBUN_CONFIG_VERSION=1\n"
+	want := "BUN_CONFIG_FEATURE_FLAGS=0x000000b8\nBUN_CONFIG_REGISTRY=https://registry.npmjs.org\nBUN_CONFIG_TERMINAL=cooked;24x80\nBUN_CONFIG_VERSION=1\n"
 	if d := cmp.Diff(want, string(got)); d != "" {
 		t.Errorf("dotenv mismatch (-want +got):\n%s", d)
 	}

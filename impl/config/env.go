@@ -17,9 +17,6 @@ const (
 	EnvFlags    = "BUN_CONFIG_FEATURE_FLAGS"
 	EnvTerminal = "BUN_CONFIG_TERMINAL"
 	EnvLockfile = "BUN_LOCKFILE"
-	// EnvRegistryHash is exported (never read) so that an export carries
-	// the hash even when the registry URL is unknown.
-	EnvRegistryHash = "BUN_CONFIG_REGISTRY_HASH"
 )
 
 // ApplyEnv overrides c with the environment (lookup is os.LookupEnv in
@@ -77,14 +74,15 @@ const (
 	FormatJSON   = "json"
 )
 
-// EnvVars returns the variables that reproduce c. registryURL is included
-// when known (the config itself only holds its hash).
+// EnvVars returns the variables that reproduce c when ApplyEnv reads
+// them: only variables the loader reads. registryURL is included when
+// known (the config itself only holds its hash, and the loader takes a
+// URL), so without it the registry hash is not exported.
 func EnvVars(c Config, registryURL string) map[string]string {
 	m := map[string]string{
-		EnvVersion:      strconv.Itoa(int(c.Version)),
-		EnvRegistryHash: fmt.Sprintf("0x%08x", c.RegistryHash),
-		EnvFlags:        c.FeatureFlags.Hex(),
-		EnvTerminal:     c.Terminal(),
+		EnvVersion:  strconv.Itoa(int(c.Version)),
+		EnvFlags:    c.FeatureFlags.Hex(),
+		EnvTerminal: c.Terminal(),
 	}
 	if registryURL != "" {
 		m[EnvRegistry] = registryURL

@@ -387,6 +387,9 @@ func (d *Dashboard) postConfig(w http.ResponseWriter, r *http.Request) {
 	var wantHex, wantSum string
 	for k, v := range req {
 		switch k {
+		case "sources", "file":
+			// What GET shows beside the config; a body copied from GET
+			// carries them, and they are not settable.
 		case "hex", "checksum":
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
