@@ -35,7 +35,10 @@ func lock(path string) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	atomicfile.RemoveTemps(path) // best effort: a temp left is only litter
+	// Best effort: a temp left is only litter. The history is rewritten
+	// under the same lock, so its temps are dead writers' too.
+	atomicfile.RemoveTemps(path)
+	atomicfile.RemoveTemps(confighistory.PathFor(path))
 	return unlock, nil
 }
 

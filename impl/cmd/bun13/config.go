@@ -597,6 +597,9 @@ func configEnv(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("config env export --format shell|dotenv|json [--registry URL]")
 	}
+	if _, err := config.Export(config.Default(), "", *format); err != nil {
+		return usagef("%v", err)
+	}
 	c, err := e.effective(*file)
 	if err != nil {
 		return err
