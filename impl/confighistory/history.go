@@ -25,6 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bun13/bun13/impl/atomicfile"
@@ -225,7 +226,13 @@ func Append(path string, at time.Time, source string, prev *config.Config, c con
 	if _, err := f.WriteAt(out, end); err != nil {
 		return torn, err
 	}
-	return torn, f.Sync()
+	if err := f.Sync(); err != nil {
+		return torn, err
+	}
+	if len(b) == 0 {
+		return torn, atomicfile.SyncDir(filepath.Dir(path)) // the new file's name
+	}
+	return torn, nil
 }
 
 func appendHeader(b []byte) []byte {

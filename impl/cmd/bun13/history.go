@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -50,7 +51,7 @@ func configHistory(e *env, args []string) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "N\tTIME (UTC)\tSOURCE\tCONFIG\tFLAGS\tTERMINAL\t")
+	fmt.Fprintln(tw, "N\tTIME (UTC)\tSOURCE\tCONFIG\tFLAGS\tTERMINAL")
 	for _, r := range recs {
 		b := r.Config.Bytes()
 		mark := ""
@@ -59,7 +60,7 @@ func configHistory(e *env, args []string) error {
 		} else if !r.Valid {
 			mark = "(invalid: never restored)"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%x\t%s\t%s\t%s\n", r.N, r.Time.Format(time.DateTime+".000"), r.Source, b[:], r.Config.FeatureFlags.Hex(), r.Config.Terminal(), mark)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%x\t%s\t%s\n", r.N, r.Time.Format(time.DateTime+".000"), r.Source, b[:], r.Config.FeatureFlags.Hex(), strings.TrimSpace(r.Config.Terminal()+" "+mark))
 	}
 	return tw.Flush()
 }

@@ -29,9 +29,12 @@ type liveServer struct {
 	token string
 }
 
-func serveWithEnv(t *testing.T, envs map[string]string) *liveServer {
+func serveWithEnv(t *testing.T, envs map[string]string, prepare ...func(dir string)) *liveServer {
 	t.Helper()
 	dir := t.TempDir()
+	for _, p := range prepare {
+		p(dir)
+	}
 	lock := filepath.Join(dir, "bun.lockb")
 	all := map[string]string{"BUN_LOCKFILE": lock}
 	for k, v := range envs {
@@ -124,7 +127,15 @@ func TestServerFollowsTheFile(t *testing.T) {
 		t.Errorf("file holds flags %s rows %d, want 0x00000038 and 30 (both changes)", f.FeatureFlags.Hex(), f.Rows)
 	}
 	waitCode(t, s.url+"/metrics", "", 404)
-	for _, want := range []string{`"msg":"config changed"`, `"source":"cli"`, `"disabled METRICS"`, `"source":"api"`, `"rows: 24 -> 30"`} {
+	// A rollback to the first record (the default config) is applied by
+	// the running server like any other change.
+	if out, errs, code := cliRun(t, "", nil, "", "config", "rollback", "--to", "1", "--file", s.lock); code != 0 {
+		t.Fatalf("rollback: %s %s", out, errs)
+	}
+	waitCode(t, s.url+"/metrics", "", 200)
+	cliRun(t, "", nil, "", "config", "feature", "disable", "METRICS", "--file", s.lock)
+	waitCode(t, s.url+"/metrics", "", 404)
+	for _, want := range []string{`"msg":"config changed"`, `"source":"cli"`, `"disabled METRICS"`, `"source":"api"`, `"rows: 24 -> 30"`, `"source":"rollback"`} {
 		if !strings.Contains(s.stderr.String(), want) {
 			t.Errorf("log lacks %s", want)
 		}
@@ -297,4 +308,26 @@ func writeInPlace(path string, b []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// TestServeSweepsStaleTemps: temp files of writers killed in an earlier
+// run are removed from the data directory at start.
+func TestServeSweepsStaleTemps(t *testing.T) {
+	var strays []string
+	s := serveWithEnv(t, nil, func(dir string) {
+		for _, p := range []string{"data/packages/left-pad/.package.json.tmp-123", "data/.users.json.tmp-4", "data/uplink/.x.tgz.tmp-99"} {
+			p = filepath.Join(dir, p)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, []byte("partial"), 0o644)
+			strays = append(strays, p)
+		}
+	})
+	for _, p := range strays {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s survived the start", p)
+		}
+	}
+	if !strings.Contains(s.stderr.String(), `"msg":"removed stale temp files of killed writers"`) || !strings.Contains(s.stderr.String(), `"count":3`) {
+		t.Errorf("no sweep log: %s", s.stderr.String())
+	}
 }
