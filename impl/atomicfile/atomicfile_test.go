@@ -89,7 +89,7 @@ func TestRemoveTempsAndSweep(t *testing.T) {
 	mk(target)
 	mk(filepath.Join(dir, ".bun.lockb.tmp-123"))
 	mk(filepath.Join(dir, ".bun.lockb.tmp-9"))
-	mk(filepath.Join(dir, ".bun.lockb.tmp-x1"))       // not CreateTemp's: kept
+	mk(filepath.Join(dir, ".bun.lockb.tmp-x1"))        // not CreateTemp's: kept
 	mk(filepath.Join(dir, ".bun.lockb.history.tmp-4")) // another target's: kept
 	mk(filepath.Join(dir, "sub", ".doc.json.tmp-77"))
 	n, err := RemoveTemps(target)

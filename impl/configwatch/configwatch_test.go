@@ -115,7 +115,9 @@ func TestFollowsEveryKindOfWrite(t *testing.T) {
 	if got := testutil.ToFloat64(metricVec(t, f.reg, "cli")); got != 1 {
 		t.Errorf("bun_config_updates_total{source=cli} = %v, want 1", got)
 	}
-	eventually(t, "the log", func() bool { return strings.Contains(f.log.String(), `"source":"cli","diff":["featureFlags: 0x000000b8 -> 0x00000038","disabled METRICS"]`) })
+	eventually(t, "the log", func() bool {
+		return strings.Contains(f.log.String(), `"source":"cli","diff":["featureFlags: 0x000000b8 -> 0x00000038","disabled METRICS"]`)
+	})
 }
 
 func metricVec(t *testing.T, reg *prometheus.Registry, source string) prometheus.Collector {
@@ -190,7 +192,9 @@ func TestInvalidTornAndDeletedKeepLastGood(t *testing.T) {
 	if f.store.Load().Rows != 52 {
 		t.Errorf("deleting the file changed the live config")
 	}
-	eventually(t, "the deletion log", func() bool { return strings.Contains(f.log.String(), "config file deleted; keeping the last good config") })
+	eventually(t, "the deletion log", func() bool {
+		return strings.Contains(f.log.String(), "config file deleted; keeping the last good config")
+	})
 	if err := atomicfile.Write(f.path, encode(t, withRows(53)), 0o644); err != nil {
 		t.Fatal(err)
 	}

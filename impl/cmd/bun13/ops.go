@@ -512,4 +512,3 @@ func runValidateAlias(e *env, args []string) error {
 	}
 	return runHeadersCmd(e, append([]string{"validate"}, args[1:]...))
 }
-
