@@ -7,15 +7,17 @@
 //	bun13 lockfile import [-o FILE] [--config-from LOCKB] package-lock.json
 //	bun13 lockfile dump FILE
 //	bun13 config init [--force]
-//	bun13 config get [FIELD]
-//	bun13 config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;RxC | terminal.mode MODE | terminal.size ROWSxCOLS
+//	bun13 config get [--explain] [FIELD]
+//	bun13 config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;RxC | terminal.mode MODE | terminal.size ROWSxCOLS | rows N | cols N
 //	bun13 config feature enable|disable NAME... | list
 //	bun13 config validate [--json]
 //	bun13 config dump --hex
 //	bun13 config repair [--config-from JSON] [--dry-run]
 //	bun13 config migrate --to N
-//	bun13 config env export --format shell|dotenv|json
+//	bun13 config env export --format shell|dotenv|json [--registry URL]
 //	bun13 config live
+//	bun13 config history [--json]
+//	bun13 config rollback [--to N]
 //	bun13 frame decode HEX
 //	bun13 frame encode --type T --offset O --value V
 //	bun13 headers validate 'Name: value'... | NAME VALUE
@@ -24,13 +26,20 @@
 //	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
 //	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
 //	bun13 proxy test [--timeout D] URL
+//	bun13 status [--registry URL] [--json]
+//	bun13 metrics [--registry URL] [--summary]
+//	bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
+//	bun13 validate headers ...            (alias of headers validate)
+//	bun13 help COMMAND [SUBCOMMAND]       (also COMMAND [SUBCOMMAND] --help)
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
 // BUN_CONFIG_REGISTRY, BUN_CONFIG_FEATURE_FLAGS, BUN_CONFIG_TERMINAL)
 // overrides the file's values where the config is loaded for reading
-// (get, feature list, env export); commands that check or rewrite the file
-// itself (validate, dump, set, repair, migrate) work on the file's bytes.
+// (get, feature list, env export, status, a running registry); commands
+// that check or rewrite the file itself (validate, dump, set, repair,
+// migrate, rollback) work on the file's bytes, and never write an override.
+// A running `registry serve` follows the file (impl/configwatch).
 //
 // Exit status: 0 success or valid; 1 invalid input, with a first stderr line
 // "error: CODE ..." using a SPEC code; 2 usage or I/O error.
