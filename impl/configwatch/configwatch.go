@@ -225,18 +225,23 @@ func (w *Watcher) watchDirs() error {
 
 // relevant reports whether an event may have changed what Path reads.
 func (w *Watcher) relevant(name string) bool {
-	name = filepath.Clean(name)
-	if name == w.o.Path {
-		return true
-	}
 	w.mu.Lock()
 	real := w.real
 	w.mu.Unlock()
-	if real != "" && name == real {
+	return Relevant(w.o.Path, real, name)
+}
+
+// Relevant reports whether an fsnotify event on name may have changed
+// what path reads: path itself, real (path with its symlinks resolved,
+// "" when unknown), or an entry whose name begins with ".." beside them
+// (a Kubernetes ConfigMap volume swaps "..data" and creates "..data_tmp"
+// and a timestamped "..2026_..." directory). `bun13 config live` uses it
+// too.
+func Relevant(path, real, name string) bool {
+	name = filepath.Clean(name)
+	if name == path || real != "" && name == real {
 		return true
 	}
-	// A ConfigMap volume swaps "..data" (and creates "..data_tmp" and
-	// a timestamped "..2024_..." directory) beside the file.
 	return strings.HasPrefix(filepath.Base(name), "..")
 }
 
@@ -293,6 +298,16 @@ func (w *Watcher) loop(ctx context.Context) {
 // Check reads the file now and applies it when it is valid and new. The
 // loop calls it; tests and tools may too.
 func (w *Watcher) Check() {
+	// The common case of a poll or a stray event: nothing new, nothing
+	// to do (the load below re-checks under the Store's lock).
+	if b, err := os.ReadFile(w.o.Path); err == nil {
+		w.mu.Lock()
+		same := w.st.Valid && w.st.Applied && bytes.Equal(b, w.lastBytes)
+		w.mu.Unlock()
+		if same {
+			return
+		}
+	}
 	var st Status
 	w.o.Store.Reload(w.source(), func() (config.Config, error) {
 		b, err := os.ReadFile(w.o.Path)
