@@ -385,7 +385,7 @@ func errString(err error) string {
 // source attributes a change read from the file: the source the newest
 // history record names, when that record is recent, else "file".
 func (w *Watcher) source() string {
-	rec, ok, err := confighistory.Last(confighistory.PathFor(w.o.Path))
+	rec, ok, err := confighistory.Last(lockfile.HistoryPath(w.o.Path))
 	if err != nil || !ok || time.Since(rec.Time) > 10*time.Second {
 		return "file"
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/bun13/bun13/impl/atomicfile"
@@ -28,6 +29,21 @@ func ReadFile(path string) (*Lockfile, error) {
 // the lockfile takes the lock, so a temp of it found under the lock
 // belongs to a dead writer. Every change of the config is appended to the
 // history sidecar (impl/confighistory) under the same lock.
+
+// HistoryPath is the history sidecar of the lockfile at path: beside the
+// file path resolves to, where its writers record.
+func HistoryPath(path string) string { return confighistory.PathFor(resolve(path)) }
+
+// resolve follows symlinks, so that a write replaces the file a link
+// points to rather than the link, and every writer locks the same lock
+// file however it names the lockfile. A path that does not resolve (not
+// there yet) is used as given.
+func resolve(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
+}
 
 // lock takes the lockfile's lock and sweeps the dead writers' temps.
 func lock(path string) (func() error, error) {
@@ -57,6 +73,7 @@ func record(path, source string, old *config.Config, c config.Config) {
 // WriteFile encodes lf and replaces path with it crash-safely, holding the
 // lockfile's lock so no other writer interleaves.
 func WriteFile(path string, lf *Lockfile) error {
+	path = resolve(path)
 	b, err := Encode(lf)
 	if err != nil {
 		return err
@@ -85,6 +102,7 @@ func Update(path string, fn func(*Lockfile) error) (*Lockfile, error) {
 
 // UpdateFrom is Update recording source in the history.
 func UpdateFrom(path, source string, fn func(*Lockfile) error) (*Lockfile, error) {
+	path = resolve(path)
 	unlock, err := lock(path)
 	if err != nil {
 		return nil, err
@@ -121,6 +139,7 @@ func UpdateFrom(path, source string, fn func(*Lockfile) error) (*Lockfile, error
 // new ones, which must decode. The config change is recorded with source.
 // An error from fn leaves the file as it was.
 func ReplaceFunc(path, source string, fn func(cur []byte) ([]byte, error)) error {
+	path = resolve(path)
 	unlock, err := lock(path)
 	if err != nil {
 		return err
@@ -152,6 +171,7 @@ var ErrExists = errors.New("lockfile already exists")
 // Create writes a new lockfile holding c and no packages. It refuses to
 // replace an existing file unless force is set.
 func Create(path string, c config.Config, force bool) error {
+	path = resolve(path)
 	lf := &Lockfile{Config: c}
 	b, err := Encode(lf)
 	if err != nil {

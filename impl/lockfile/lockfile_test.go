@@ -417,3 +417,26 @@ func TestStorePersists(t *testing.T) {
 		t.Errorf("a config that was not persisted was published")
 	}
 }
+
+// A symlinked lockfile: writes replace the target, the link stays.
+func TestWritesFollowSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real", "bun.lockb")
+	os.Mkdir(filepath.Dir(target), 0o755)
+	if err := Create(target, config.Default(), false); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "bun.lockb")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateFrom(link, "cli", func(lf *Lockfile) error { lf.Config.Rows = 33; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st, err)
+	}
+	if lf, err := ReadFile(target); err != nil || lf.Config.Rows != 33 {
+		t.Errorf("target: %+v %v", lf, err)
+	}
+}

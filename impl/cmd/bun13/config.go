@@ -489,7 +489,7 @@ func configRepair(e *env, args []string) error {
 		}
 		opts.Config = &c
 	}
-	if recs, _, err := confighistory.Read(confighistory.PathFor(*file)); err == nil {
+	if recs, _, err := confighistory.Read(lockfile.HistoryPath(*file)); err == nil {
 		for _, r := range recs {
 			if r.Valid {
 				opts.Known = append(opts.Known, r.Config)

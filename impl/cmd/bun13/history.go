@@ -26,7 +26,7 @@ func configHistory(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("config history [--file F] [--json]")
 	}
-	hp := confighistory.PathFor(*file)
+	hp := lockfile.HistoryPath(*file)
 	recs, torn, err := confighistory.Read(hp)
 	if err != nil {
 		return err
@@ -79,7 +79,7 @@ func configRollback(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("config rollback [--to N] [--file F]")
 	}
-	recs, torn, err := confighistory.Read(confighistory.PathFor(*file))
+	recs, torn, err := confighistory.Read(lockfile.HistoryPath(*file))
 	if err != nil {
 		return err
 	}
