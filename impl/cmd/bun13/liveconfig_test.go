@@ -331,3 +331,52 @@ func TestServeSweepsStaleTemps(t *testing.T) {
 		t.Errorf("no sweep log: %s", s.stderr.String())
 	}
 }
+
+// TestLiveConfigMap: `config live` follows a ConfigMap volume, whose
+// bun.lockb is a symlink through "..data", swapped atomically.
+func TestLiveConfigMap(t *testing.T) {
+	dir := t.TempDir()
+	gen := 0
+	publish := func(c config.Config) {
+		t.Helper()
+		gen++
+		ts := filepath.Join(dir, fmt.Sprintf("..2026_12_01_%02d", gen))
+		b, _ := lockfile.Encode(&lockfile.Lockfile{Config: c})
+		if err := os.Mkdir(ts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(ts, "bun.lockb"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tmp := filepath.Join(dir, "..data_tmp")
+		if err := os.Symlink(filepath.Base(ts), tmp); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(config.Default())
+	path := filepath.Join(dir, "bun.lockb")
+	if err := os.Symlink("..data/bun.lockb", path); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	e := &env{stdin: strings.NewReader(""), stdout: out, stderr: out, ctx: ctx,
+		lookup: func(string) (string, bool) { return "", false }}
+	done := make(chan int)
+	go func() { done <- e.main([]string{"config", "live", "--file", path}) }()
+	waitFor(t, out, "watching")
+	c := config.Default()
+	c.Rows = 61
+	publish(c)
+	waitFor(t, out, "rows: 24 -> 61")
+	c.FeatureFlags |= config.Debug
+	publish(c)
+	waitFor(t, out, "enabled DEBUG")
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("live exited %d", code)
+	}
+}
