@@ -273,6 +273,18 @@ func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// sources maps each config field to "file" or the variable overriding it.
+func (d *Dashboard) sources() map[string]string {
+	src := map[string]string{}
+	for _, f := range config.Fields {
+		src[f] = config.SourceFile
+	}
+	for _, fs := range d.o.Sources {
+		src[fs.Field] = fs.Source
+	}
+	return src
+}
+
 // FileStatus is the state of the lockfile on disk, as the config watcher
 // last saw it.
 type FileStatus struct {
@@ -299,14 +311,7 @@ func (d *Dashboard) configBody(c config.Config) []byte {
 	b := c.Bytes()
 	j = j[:len(j)-1] // reopen the object
 	j = fmt.Appendf(j, `,"hex":%q,"checksum":"0x%016x"`, hex.EncodeToString(b[:]), c.Checksum())
-	src := map[string]string{}
-	for _, f := range config.Fields {
-		src[f] = config.SourceFile
-	}
-	for _, fs := range d.o.Sources {
-		src[fs.Field] = fs.Source
-	}
-	sj, _ := json.Marshal(src)
+	sj, _ := json.Marshal(d.sources())
 	j = fmt.Appendf(j, `,"sources":%s`, sj)
 	if d.o.File != nil {
 		st := d.o.File()

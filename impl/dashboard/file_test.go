@@ -40,6 +40,13 @@ func TestFileStatus(t *testing.T) {
 	if src, _ := m["sources"].(map[string]any); src["featureFlags"] != config.EnvFlags || src["rows"] != "file" {
 		t.Errorf("sources %v", m["sources"])
 	}
+	// The page learns the sources from the hello message.
+	var hello struct {
+		Sources map[string]string `json:"sources"`
+	}
+	if err := json.Unmarshal([]byte(e.dial("").text("hello")), &hello); err != nil || hello.Sources["featureFlags"] != config.EnvFlags || hello.Sources["version"] != "file" {
+		t.Errorf("hello sources %v %v", hello.Sources, err)
+	}
 	bad.Store(true)
 	f, _ = get()["file"].(map[string]any)
 	if f["valid"] != false || f["error"] != "header-checksum" || f["offset"] != float64(17) {

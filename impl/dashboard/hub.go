@@ -289,13 +289,14 @@ func (d *Dashboard) serveWS(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(d.ctx))
 	c := &client{user: user, admin: admin, conn: conn, out: make(chan outMsg, d.o.MaxQueue), ctx: ctx, cancel: cancel}
 	hello, _ := json.Marshal(struct {
-		Type         string  `json:"type"`
-		User         string  `json:"user"`
-		Admin        bool    `json:"admin"`
-		RegistryURL  string  `json:"registryURL,omitempty"`
-		RegistryHash *uint32 `json:"registryHash,omitempty"`
-		FrameRate    float64 `json:"frameRate"`
-	}{"hello", user, admin, d.o.RegistryURL, d.registryHash, d.o.FrameRate})
+		Type         string            `json:"type"`
+		User         string            `json:"user"`
+		Admin        bool              `json:"admin"`
+		RegistryURL  string            `json:"registryURL,omitempty"`
+		RegistryHash *uint32           `json:"registryHash,omitempty"`
+		FrameRate    float64           `json:"frameRate"`
+		Sources      map[string]string `json:"sources"`
+	}{"hello", user, admin, d.o.RegistryURL, d.registryHash, d.o.FrameRate, d.sources()})
 	if !d.hub.add(c, hello) {
 		cancel()
 		conn.Close(websocket.StatusGoingAway, "server shutting down")

@@ -445,6 +445,15 @@ function onText(m) {
     state.user = m.user || '';
     state.registryURL = m.registryURL || '';
     state.registryHash = m.registryHash ?? null;
+    // Fields an environment variable overrides: the file holds another
+    // value, and a change made here is written to the file but not run.
+    for (const f of ['version', 'registryHash', 'featureFlags', 'terminalMode']) {
+      const src = (m.sources || {})[f];
+      const el = $('src-' + f);
+      el.hidden = !src || src === 'file';
+      el.textContent = el.hidden ? '' : 'from ' + src;
+      el.title = el.hidden ? '' : `${src} overrides the lockfile for this process; changes are written to the file only`;
+    }
     $('who').textContent = (state.user || 'anonymous') + (state.admin ? ' · admin' : ' · read-only');
     $('signin').textContent = token() ? 'Token' : 'Sign in';
     renderFlags();
