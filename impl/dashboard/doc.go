@@ -75,8 +75,9 @@
 // Binary messages are SPEC section 4 frames, text messages are JSON objects
 // with a "type".
 //
-// On connect the server sends a {"type":"hello","user":...,"admin":...}
-// text message, then the snapshot: one SET frame per config field (version,
+// On connect the server sends a {"type":"hello","user":...,"admin":...,
+// "sources":{FIELD: "file" or the overriding variable}} text message (the
+// page tags overridden fields), then the snapshot: one SET frame per config field (version,
 // registryHash, featureFlags, terminalMode, rows, cols, in that order)
 // followed by an ACK at offset 0 whose value is the config's header CRC64.
 // A SNAPSHOT request is answered the same way. Every later change of the
