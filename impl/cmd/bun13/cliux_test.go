@@ -8,8 +8,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/confighistory"
 	"github.com/bun13/bun13/impl/lockfile"
 )
 
@@ -349,5 +351,27 @@ func TestStatusAndMetrics(t *testing.T) {
 	waitCode(t, s.url+"/metrics", "", 404)
 	if _, errs, code := cliRun(t, "", nil, "", "metrics", "--registry", s.url); code != 2 || !strings.Contains(errs, "METRICS flag is off") {
 		t.Errorf("metrics with METRICS off: %d %q", code, errs)
+	}
+}
+
+// A record newer than the current config's (a writer killed between its
+// history record and its replace) is skipped by a plain rollback.
+func TestRollbackSkipsUnappliedRecord(t *testing.T) {
+	dir := t.TempDir()
+	cliRun(t, dir, nil, "", "config", "init")
+	cliRun(t, dir, nil, "", "config", "set", "rows", "30")
+	path := filepath.Join(dir, "bun.lockb")
+	never := config.Default()
+	never.Rows = 99
+	cur := config.Default()
+	cur.Rows = 30
+	if _, err := confighistory.Append(lockfile.HistoryPath(path), time.Now(), "cli", &cur, never); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := cliRun(t, dir, nil, "", "config", "rollback"); code != 0 {
+		t.Fatal(errs)
+	}
+	if got, _, _ := cliRun(t, dir, nil, "", "config", "get", "rows"); got != "24\n" {
+		t.Errorf("rollback went to rows %q, want 24 (the config before the current one)", got)
 	}
 }

@@ -100,7 +100,16 @@ func configRollback(e *env, args []string) error {
 			}
 			target = &recs[*to-1]
 		} else {
-			for i := len(recs) - 1; i >= 0; i-- {
+			// Start below the newest record of the current config: a
+			// newer one is a write killed before its replace, never held.
+			from := len(recs) - 1
+			for i := from; i >= 0; i-- {
+				if recs[i].Config == c {
+					from = i
+					break
+				}
+			}
+			for i := from; i >= 0; i-- {
 				if recs[i].Valid && recs[i].Config != c {
 					target = &recs[i]
 					break
