@@ -198,7 +198,8 @@ func Create(path string, c config.Config, force bool) error {
 }
 
 // ErrFileInvalid wraps the reason a write refused to start from the file
-// on disk: it does not decode, so there is no current state to modify.
+// on disk: it does not decode (or is gone), so there is no current state
+// to modify.
 // The SPEC code is kept in the message, not in the chain: the request
 // that failed was not itself invalid.
 var ErrFileInvalid = errors.New("the lockfile on disk is invalid")
@@ -242,7 +243,7 @@ func (b *Backing) Modify(source string, fn func(config.Config) (config.Config, e
 		return nil
 	})
 	if err != nil {
-		if isDecodeError(err) {
+		if isDecodeError(err) || errors.Is(err, fs.ErrNotExist) {
 			return config.Config{}, fmt.Errorf("%w: %s: %v (repair it, or replace it with a valid file)", ErrFileInvalid, b.Path, err)
 		}
 		return config.Config{}, err

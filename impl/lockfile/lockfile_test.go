@@ -440,3 +440,31 @@ func TestWritesFollowSymlinks(t *testing.T) {
 		t.Errorf("target: %+v %v", lf, err)
 	}
 }
+
+// A Store write over an invalid or deleted file is ErrFileInvalid and
+// publishes nothing; the file is not recreated from memory.
+func TestBackingRefusesInvalidFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bun.lockb")
+	s, err := OpenStore(path, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	b[0x0E] ^= 1
+	os.WriteFile(path, b, 0o644)
+	before := s.Load()
+	set := func(c config.Config) (config.Config, error) { c.Rows = 9; return c, nil }
+	if _, err := s.Update(set); !errors.Is(err, ErrFileInvalid) || codes.Of(err) != "" {
+		t.Errorf("over an invalid file: %v", err)
+	}
+	os.Remove(path)
+	if _, err := s.Update(set); !errors.Is(err, ErrFileInvalid) {
+		t.Errorf("over a deleted file: %v", err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		t.Error("a write recreated the deleted file from memory")
+	}
+	if s.Load() != before {
+		t.Error("a refused write was published")
+	}
+}
