@@ -154,7 +154,9 @@ func (g *builder) headers(name string, args []string, intent *Intent) {
 // encodeErrors are encoder inputs the reference refuses: exit 1 with a
 // SPEC code.
 func (g *builder) encodeErrors() {
-	good := func() *lockfile.Lockfile { return &lockfile.Lockfile{Config: config.Default(), Packages: []lockfile.Package{pkg("a", "1.0.0"), pkg("b", "1.0.0")}} }
+	good := func() *lockfile.Lockfile {
+		return &lockfile.Lockfile{Config: config.Default(), Packages: []lockfile.Package{pkg("a", "1.0.0"), pkg("b", "1.0.0")}}
+	}
 	bad := []struct {
 		name, code string
 		f          func(lf *lockfile.Lockfile)

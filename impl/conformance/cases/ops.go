@@ -11,16 +11,16 @@ type OpKind uint8
 
 // The mutation kinds of `conformance fuzz` and of the random cases of `run`.
 const (
-	OpFlipBit     OpKind = iota // flip bit B of byte A
-	OpSetByte                   // byte A := an edge value
-	OpConfigField               // a config field := an edge value (valid or not)
-	OpSetWord                   // a u32 of the layout or of a record := an edge value
-	OpTruncate                  // keep A bytes
-	OpAppend                    // append 1..16 bytes
-	OpSwapRecords               // swap records A and B
-	OpRewriteString             // point a record's field at an edge string
-	OpSetDep                    // a dependency index := an edge value
-	OpReserved                  // a reserved byte of the header or a record := non-zero
+	OpFlipBit       OpKind = iota // flip bit B of byte A
+	OpSetByte                     // byte A := an edge value
+	OpConfigField                 // a config field := an edge value (valid or not)
+	OpSetWord                     // a u32 of the layout or of a record := an edge value
+	OpTruncate                    // keep A bytes
+	OpAppend                      // append 1..16 bytes
+	OpSwapRecords                 // swap records A and B
+	OpRewriteString               // point a record's field at an edge string
+	OpSetDep                      // a dependency index := an edge value
+	OpReserved                    // a reserved byte of the header or a record := non-zero
 	numOps
 )
 
