@@ -110,10 +110,10 @@ func frameCases() []frameCase {
 	return out
 }
 
-// randFrame is a frame with random fields: mostly a known type at a field
+// RandFrame is a frame with random fields: mostly a known type at a field
 // offset with a value near its width, sometimes anything; the checksum is
 // right four times in five.
-func randFrame(r *rand.Rand) []byte {
+func RandFrame(r *rand.Rand) []byte {
 	types := []byte{0x01, 0x02, 0x03, 0x04, 0x81, 0x82}
 	offs := []uint32{0x04, 0x05, 0x09, 0x0D, 0x0E, 0x0F, 0, 0x10}
 	typ := types[r.IntN(len(types))]

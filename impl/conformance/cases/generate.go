@@ -26,21 +26,22 @@ type builder struct {
 	out []Case
 }
 
-func slug(a Area) string { return strings.ReplaceAll(string(a), " ", "-") }
+// Slug is an area as a path element ("lockfile-decode").
+func Slug(a Area) string { return strings.ReplaceAll(string(a), " ", "-") }
 
 // lockb adds a lockfile input to the decode and validate areas.
 func (g *builder) lockb(name, spec string, b []byte, intent *Intent) {
 	if g.o.Areas[LockfileDecode] {
-		g.out = append(g.out, Case{Name: slug(LockfileDecode) + "/" + name, Area: LockfileDecode, Spec: spec, Input: b, Want: RefDecode(b), Intent: intent})
+		g.out = append(g.out, Case{Name: Slug(LockfileDecode) + "/" + name, Area: LockfileDecode, Spec: spec, Input: b, Want: RefDecode(b), Intent: intent})
 	}
 	if g.o.Areas[ConfigValidate] {
-		g.out = append(g.out, Case{Name: slug(ConfigValidate) + "/" + name, Area: ConfigValidate, Spec: spec, Input: b, Want: RefValidate(b, g.o.Lookup), Intent: intent})
+		g.out = append(g.out, Case{Name: Slug(ConfigValidate) + "/" + name, Area: ConfigValidate, Spec: spec, Input: b, Want: RefValidate(b, g.o.Lookup), Intent: intent})
 	}
 }
 
 func (g *builder) encode(name, spec string, j []byte, unsorted bool, intent *Intent) {
 	if g.o.Areas[LockfileEncode] {
-		g.out = append(g.out, Case{Name: slug(LockfileEncode) + "/" + name, Area: LockfileEncode, Spec: spec, Input: j, Unsorted: unsorted, Want: RefEncode(j), Intent: intent})
+		g.out = append(g.out, Case{Name: Slug(LockfileEncode) + "/" + name, Area: LockfileEncode, Spec: spec, Input: j, Unsorted: unsorted, Want: RefEncode(j), Intent: intent})
 	}
 }
 
@@ -144,11 +145,11 @@ func Generate(o Options) ([]Case, error) {
 }
 
 func (g *builder) frame(name string, b []byte, intent *Intent) {
-	g.out = append(g.out, Case{Name: slug(FrameDecode) + "/" + name, Area: FrameDecode, Spec: specFrame, Input: b, Want: RefFrame(b), Intent: intent})
+	g.out = append(g.out, Case{Name: Slug(FrameDecode) + "/" + name, Area: FrameDecode, Spec: specFrame, Input: b, Want: RefFrame(b), Intent: intent})
 }
 
 func (g *builder) headers(name string, args []string, intent *Intent) {
-	g.out = append(g.out, Case{Name: slug(HeadersValidate) + "/" + name, Area: HeadersValidate, Spec: specHeaders, Args: args, Want: RefHeaders(args), Intent: intent})
+	g.out = append(g.out, Case{Name: Slug(HeadersValidate) + "/" + name, Area: HeadersValidate, Spec: specHeaders, Args: args, Want: RefHeaders(args), Intent: intent})
 }
 
 // encodeErrors are encoder inputs the reference refuses: exit 1 with a
@@ -234,7 +235,7 @@ func (g *builder) random(r *rand.Rand, base []byte) {
 	}
 	if g.o.Areas[FrameDecode] {
 		for i := range n {
-			g.frame(fmt.Sprintf("random/%04d", i), randFrame(r), nil)
+			g.frame(fmt.Sprintf("random/%04d", i), RandFrame(r), nil)
 		}
 	}
 	if g.o.Areas[HeadersValidate] {
