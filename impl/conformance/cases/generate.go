@@ -260,11 +260,13 @@ func RandHeaders(r *rand.Rand) []string {
 	names := headers.Names
 	keep := []bool{true, true, true, true, true}
 	pads := [5][2]string{}
-	for range r.IntN(3) {
+	for range r.IntN(4) {
 		i := r.IntN(5)
 		switch r.IntN(7) {
 		case 0:
-			keep[i] = false
+			for range 1 + r.IntN(3) {
+				keep[r.IntN(5)] = false
+			}
 		case 1:
 			names[i] = randCase(r, names[i])
 		case 2:

@@ -23,7 +23,26 @@ const (
 )
 
 func setByte(off int, v byte) func([]byte) []byte {
-	return func(b []byte) []byte { b[off] = v; return b }
+	return func(b []byte) []byte {
+		if off < len(b) {
+			b[off] = v
+		}
+		return b
+	}
+}
+
+// flip flips the bits of mask in byte off, counted from the end when off
+// is negative.
+func flip(off int, mask byte) func([]byte) []byte {
+	return func(b []byte) []byte {
+		if off < 0 {
+			off += len(b)
+		}
+		if off >= 0 && off < len(b) {
+			b[off] ^= mask
+		}
+		return b
+	}
 }
 
 func resealed(f func([]byte) []byte) func([]byte) []byte {
@@ -56,7 +75,7 @@ func deps(i int, ds ...uint32) func([]byte) []byte {
 }
 
 func truncate(n int) func([]byte) []byte {
-	return func(b []byte) []byte { return b[:n] }
+	return func(b []byte) []byte { return b[:min(n, len(b))] }
 }
 
 // headerMutations aim at the header checks, in the SPEC's order, and at
@@ -67,10 +86,10 @@ func headerMutations() []mutation {
 		{"truncated-1", specHeader, "truncated", 1, truncate(1)},
 		{"truncated-63", specHeader, "truncated", 63, truncate(63)},
 		{"truncated-bad-magic", specHeader, "truncated", 10, chain(setByte(0, 'X'), truncate(10))},
-		{"bad-magic-lowercase", specHeader, "bad-magic", 0, func(b []byte) []byte { copy(b, "bun1"); return b }},
+		{"bad-magic-lowercase", specHeader, "bad-magic", 0, func(b []byte) []byte { copy(b[:min(4, len(b))], "bun1"); return b }},
 		{"bad-magic-and-header-checksum", specHeader, "bad-magic", 0, chain(setByte(3, '2'), setByte(OffRows, 0))},
 		{"header-checksum-config-byte", specHeader, "header-checksum", 0x11, setByte(OffCols, 81)},
-		{"header-checksum-stored", specHeader, "header-checksum", 0x11, func(b []byte) []byte { b[OffHeaderCRC+7] ^= 1; return b }},
+		{"header-checksum-stored", specHeader, "header-checksum", 0x11, flip(OffHeaderCRC+7, 1)},
 		{"header-checksum-reserved-config-byte", specHeader, "header-checksum", 0x11, setByte(OffConfigRes, 1)},
 		{"header-checksum-before-version", specHeader, "header-checksum", 0x11, setByte(OffVersion, 9)},
 		{"unsupported-version-3", specHeader, "unsupported-version", 0x04, resealed(setByte(OffVersion, 3))},
@@ -98,8 +117,8 @@ func headerMutations() []mutation {
 		{"order-terminal-mode-before-size", specHeader, "terminal-mode", 0x0D, resealed(chain(setByte(OffTerminalMode, 7), setByte(OffRows, 0)))},
 		{"order-cols-before-reserved", specHeader, "terminal-size", 0x0F, resealed(chain(setByte(OffCols, 0), setByte(OffConfigRes, 1)))},
 		{"order-config-reserved-before-header-reserved", specHeader, "reserved", 0x10, resealed(chain(setByte(OffConfigRes, 1), setByte(0x20, 1)))},
-		{"order-reserved-before-body-checksum", specHeader, "reserved", 0x1D, chain(setByte(0x30, 1), func(b []byte) []byte { b[OffBodyCRC] ^= 1; return b })},
-		{"order-config-before-body-checksum", specHeader, "terminal-mode", 0x0D, resealed(chain(setByte(OffTerminalMode, 3), func(b []byte) []byte { b[len(b)-1] ^= 1; return b }))},
+		{"order-reserved-before-body-checksum", specHeader, "reserved", 0x1D, chain(setByte(0x30, 1), flip(OffBodyCRC, 1))},
+		{"order-config-before-body-checksum", specHeader, "terminal-mode", 0x0D, resealed(chain(setByte(OffTerminalMode, 3), flip(-1, 1)))},
 	}
 	return m
 }
@@ -108,10 +127,10 @@ func headerMutations() []mutation {
 // data; l is the base's layout.
 func bodyMutations(l Layout, size int) []mutation {
 	return []mutation{
-		{"body-checksum-stored", specLayout, "body-checksum", 0x38, func(b []byte) []byte { b[OffBodyCRC+7] ^= 0x10; return b }},
+		{"body-checksum-stored", specLayout, "body-checksum", 0x38, flip(OffBodyCRC+7, 0x10)},
 		{"body-checksum-package-count", specLayout, "body-checksum", 0x38, u32At(OffPackageCount, uint32(l.Count+1))},
-		{"body-checksum-record-byte", specLayout, "body-checksum", 0x38, func(b []byte) []byte { b[Rec(1)+RecFlags+3] ^= 4; return b }},
-		{"body-checksum-last-byte", specLayout, "body-checksum", 0x38, func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
+		{"body-checksum-record-byte", specLayout, "body-checksum", 0x38, flip(Rec(1)+RecFlags+3, 4)},
+		{"body-checksum-last-byte", specLayout, "body-checksum", 0x38, flip(-1, 1)},
 		{"body-checksum-cut", specLayout, "body-checksum", 0x38, truncate(size - 5)},
 		{"body-checksum-before-layout", specLayout, "body-checksum", 0x38, u32At(OffPackageCount, 0xffffffff)},
 		{"package-count-huge", specLayout, "package", 0x40, fixed(u32At(OffPackageCount, 0xffffffff))},
@@ -244,7 +263,9 @@ func orderMutations(n int) []mutation {
 		{"order-swapped-first-two", specRecord, "package", Rec(1), fixed(func(b []byte) []byte { return SwapRecords(b, 0, 1) })},
 		{"order-swapped-last-two", specRecord, "package", last, fixed(func(b []byte) []byte { return SwapRecords(b, n-2, n-1) })},
 		{"order-duplicate", specRecord, "package", Rec(1), fixed(func(b []byte) []byte {
-			copy(b[Rec(1):Rec(1)+16], b[Rec(0):Rec(0)+16]) // same name and version refs
+			if Rec(2) <= len(b) {
+				copy(b[Rec(1):Rec(1)+16], b[Rec(0):Rec(0)+16]) // same name and version refs
+			}
 			return b
 		})},
 		{"order-same-name-lower-version", specRecord, "package", last, fixed(func(b []byte) []byte {

@@ -21,10 +21,35 @@ const (
 	OpRewriteString               // point a record's field at an edge string
 	OpSetDep                      // a dependency index := an edge value
 	OpReserved                    // a reserved byte of the header or a record := non-zero
+	OpConfigPair                  // two config fields := invalid edge values
+	OpReverseDeps                 // reverse a record's dependency indices
+	OpCatalog                     // one of the fixed mutations of run, aimed at this file
 	numOps
 )
 
-var opNames = [...]string{"flip-bit", "set-byte", "config-field", "set-word", "truncate", "append", "swap-records", "rewrite-string", "set-dep", "reserved"}
+var opNames = [...]string{"flip-bit", "set-byte", "config-field", "set-word", "truncate", "append", "swap-records", "rewrite-string", "set-dep", "reserved", "config-pair", "reverse-deps", "catalog"}
+
+// opWeights favour the ops that reach the SPEC's checks behind the
+// checksums over blind byte changes.
+var opWeights = [numOps]int{
+	OpFlipBit: 4, OpSetByte: 4, OpConfigField: 14, OpSetWord: 10, OpTruncate: 3, OpAppend: 4, OpSwapRecords: 4,
+	OpRewriteString: 14, OpSetDep: 6, OpReserved: 4, OpConfigPair: 12, OpReverseDeps: 5, OpCatalog: 20,
+}
+
+func randKind(r *rand.Rand) OpKind {
+	total := 0
+	for _, w := range opWeights {
+		total += w
+	}
+	n := r.IntN(total)
+	for k, w := range opWeights {
+		if n < w {
+			return OpKind(k)
+		}
+		n -= w
+	}
+	return OpFlipBit
+}
 
 // Op is one mutation. A, B and C are raw random numbers, reduced modulo
 // what they index when the op is applied, so that an op still applies
@@ -56,8 +81,12 @@ func (m Mutation) String() string {
 // time, so that the checks behind them are reached.
 func RandMutation(r *rand.Rand) Mutation {
 	m := Mutation{ResealHeader: r.IntN(5) != 0, FixBody: r.IntN(5) != 0}
-	for range 1 + r.IntN(3) {
-		m.Ops = append(m.Ops, Op{Kind: OpKind(r.IntN(int(numOps))), A: r.Uint32(), B: r.Uint32(), C: r.Uint32()})
+	n := 1
+	if k := r.IntN(10); k >= 6 {
+		n = 2 + k/9
+	}
+	for range n {
+		m.Ops = append(m.Ops, Op{Kind: randKind(r), A: r.Uint32(), B: r.Uint32(), C: r.Uint32()})
 	}
 	return m
 }
@@ -89,6 +118,9 @@ var (
 		{0, 1, 80, 255},
 		{0, 1, 0xff},
 	}
+	// badConfig are invalid values per config field (version, hash,
+	// flags, mode, rows, cols, reserved).
+	badConfig = [][]uint32{{3, 255}, {0}, {0x400, 0xffffffff}, {3, 0xff}, {0}, {0}, {1, 0xff}}
 	// edgeStrings per field: valid edges and invalid near-misses.
 	edgeStrings = [4][]string{
 		{"a", strings.Repeat("n", 214), strings.Repeat("n", 215), "@s/" + strings.Repeat("p", 211), "@s/" + strings.Repeat("p", 212), "", ".a", "_a", "a b", "@s", "@s/", "@/p", "A", "~!*'()", "1.0.0", "caf\u00e9", "\xff"},
@@ -164,6 +196,49 @@ func (o Op) apply(b []byte) []byte {
 			vals := []uint32{0, uint32(count), uint32(count - 1), cur + 1, cur - 1, 0xffffffff}
 			PutU32(b, l.DepOff+4+4*e, vals[o.B%uint32(len(vals))])
 		}
+	case OpConfigPair:
+		if len(b) < HeaderSize {
+			return b
+		}
+		// Two neighbours in the validation order: the first must win.
+		k1 := int(o.A) % (len(configOffs) - 1)
+		for _, k := range []int{k1, k1 + 1} {
+			bad := badConfig[k]
+			v := bad[o.B%uint32(len(bad))]
+			if off := configOffs[k]; off == OffRegistryHash || off == OffFeatureFlags {
+				PutU32(b, off, v)
+			} else {
+				b[off] = byte(v)
+			}
+		}
+	case OpReverseDeps:
+		if l.OK && count > 0 {
+			i := int(o.A) % count
+			first, n := int(U32(b, Rec(i)+RecDeps)), int(U32(b, Rec(i)+RecDepsCount))
+			if n >= 2 && first+n <= l.DepCount {
+				for x, y := first, first+n-1; x < y; x, y = x+1, y-1 {
+					px, py := l.DepOff+4+4*x, l.DepOff+4+4*y
+					vx, vy := U32(b, px), U32(b, py)
+					PutU32(b, px, vy)
+					PutU32(b, py, vx)
+				}
+			}
+		}
+	case OpCatalog:
+		if len(b) < HeaderSize {
+			return b
+		}
+		ms := headerMutations()
+		if l.OK && l.StrEnd == len(b) {
+			ms = append(ms, bodyMutations(l, len(b))...)
+			if count > 0 {
+				ms = append(ms, recordMutations(int(o.B)%count, count)...)
+			}
+			if count >= 2 {
+				ms = append(ms, orderMutations(count)...)
+			}
+		}
+		return ms[int(o.A)%len(ms)].f(b)
 	case OpReserved:
 		if count > 0 && o.C%2 == 0 {
 			i := int(o.A) % count

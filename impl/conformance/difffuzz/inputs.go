@@ -28,7 +28,7 @@ func randLockInput(r *rand.Rand) input {
 		base = cases.RandLockfile(r, 1+r.IntN(6))
 	}
 	m := cases.RandMutation(r)
-	if r.IntN(8) == 0 {
+	if r.IntN(5) == 0 {
 		m.Ops = nil // the valid file itself
 	}
 	return lockInput{base: base, mut: m}
@@ -161,7 +161,9 @@ func (e encInput) cases(func(string) (string, bool)) []cases.Case {
 
 func (e encInput) size() int { return len(e.json()) }
 
-func (e encInput) String() string { return fmt.Sprintf("encoder input (unsorted %v): %s", e.unsorted, e.json()) }
+func (e encInput) String() string {
+	return fmt.Sprintf("encoder input (unsorted %v): %s", e.unsorted, e.json())
+}
 
 func (e encInput) simpler() []input {
 	var out []input

@@ -150,6 +150,9 @@ func RunAll(ctx context.Context, im *Impl, cs []cases.Case, dir string, jobs int
 					cancel(err)
 					continue
 				}
+				if ctx.Err() != nil {
+					continue
+				}
 				got := Parse(c.Area, res)
 				ok, why := Compare(c, got)
 				out[i] = Outcome{Case: c, Result: res, Got: got, Agree: ok, Why: why, Dir: d}
