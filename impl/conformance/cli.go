@@ -308,6 +308,7 @@ func fuzzCmd(ctx context.Context, e *Env, args []string) (int, error) {
 		fmt.Fprintf(e.Stdout, "\n%s (seed %d, iteration %d; shrunk from %d to %d in %d runs)\n", name, s, f.Iteration, f.InputSize, f.ShrunkSize, f.Steps)
 		fmt.Fprintf(e.Stdout, "  decided by: %s\n", c.Spec)
 		fmt.Fprintf(e.Stdout, "  input:      %s\n", input)
+		fmt.Fprintf(e.Stdout, "  command:    %s\n", strings.Join(savedCommand(o, input), " "))
 		fmt.Fprintf(e.Stdout, "  shrunk:     %s\n", clip(f.Description, 600))
 		fmt.Fprintf(e.Stdout, "  expected:   %s\n", c.Want)
 		fmt.Fprintf(e.Stdout, "  actual:     %s\n", Actual(o.Result))

@@ -100,13 +100,13 @@ func summarize(outs []runner.Outcome, keep string) (Report, error) {
 		if o.Agree {
 			continue
 		}
-		d := Disagreement{Case: o.Case.Name, Area: string(o.Case.Area), Spec: o.Case.Spec, Command: o.Result.Argv,
+		d := Disagreement{Case: o.Case.Name, Area: string(o.Case.Area), Spec: o.Case.Spec,
 			Expected: o.Case.Want.String(), Actual: Actual(o.Result), Why: o.Why}
 		saved, err := save(keep, o)
 		if err != nil {
 			return rep, err
 		}
-		d.Input = saved
+		d.Input, d.Command = saved, savedCommand(o, saved)
 		rep.Disagreements = append(rep.Disagreements, d)
 	}
 	var areas []AreaSummary
@@ -117,6 +117,16 @@ func summarize(outs []runner.Outcome, keep string) (Report, error) {
 	}
 	rep.Areas = areas
 	return rep, nil
+}
+
+// savedCommand is the command that reproduces o on its saved input.
+func savedCommand(o runner.Outcome, saved string) []string {
+	n := len(o.Case.Command("", ""))
+	if len(o.Result.Argv) < n {
+		return o.Result.Argv
+	}
+	impl := o.Result.Argv[:len(o.Result.Argv)-n]
+	return append(append([]string(nil), impl...), o.Case.Command(saved, filepath.Join(filepath.Dir(saved), "output.lockb"))...)
 }
 
 // save copies a disagreement's input and both answers to keep/<case>/.

@@ -92,7 +92,9 @@ func Generate(o Options) ([]Case, error) {
 	for _, m := range muts {
 		g.lockb("mut/"+m.name, m.spec, m.f(append([]byte(nil), base...)), &Intent{Code: m.code, Offset: m.off})
 	}
-	for i := range l.Count {
+	// The first and the last record: offsets count from each record's
+	// start, and the last one's dependencies end the table.
+	for _, i := range []int{0, l.Count - 1} {
 		for _, m := range recordMutations(i, l.Count) {
 			g.lockb(fmt.Sprintf("mut/record%d/%s", i, m.name), m.spec, m.f(append([]byte(nil), base...)), &Intent{Code: m.code, Offset: m.off})
 		}

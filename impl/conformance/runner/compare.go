@@ -70,6 +70,9 @@ func parseJSON(b []byte) (any, bool) {
 	return normalize(v), true
 }
 
+// Number is a JSON number by value, as an exact rational ("15", "1/2").
+type Number string
+
 // normalize makes numbers comparable by value: 1, 1.0 and 1e0 are equal.
 func normalize(v any) any {
 	switch x := v.(type) {
@@ -78,7 +81,7 @@ func normalize(v any) any {
 		if !ok {
 			return string(x)
 		}
-		return "number:" + r.RatString()
+		return Number(r.RatString())
 	case []any:
 		for i := range x {
 			x[i] = normalize(x[i])
@@ -158,7 +161,8 @@ func Compare(c *cases.Case, got Got) (bool, string) {
 			if got.Output == nil {
 				return false, "exit 0 but no output file written"
 			}
-			return false, fmt.Sprintf("wrote %d bytes, want %d; first difference at byte %d (0x%02x)", len(got.Output), len(w.Output), firstDiff(got.Output, w.Output), firstDiff(got.Output, w.Output))
+			at := firstDiff(got.Output, w.Output)
+			return false, fmt.Sprintf("wrote %d bytes, want %d; first difference outside the checksums at byte %d (0x%02x), %s", len(got.Output), len(w.Output), at, at, Describe(w.Output, at))
 		}
 	}
 	return true, ""
@@ -181,11 +185,64 @@ func jsonAgree(want any, got Got) (bool, string) {
 	return true, ""
 }
 
+// firstDiff is the first byte where a and b differ, the checksums left
+// out (they differ whenever anything else does), or where one ends.
 func firstDiff(a, b []byte) int {
+	crc := func(i int) bool {
+		return (i >= cases.OffHeaderCRC && i < cases.OffHeaderCRC+8) || (i >= cases.OffBodyCRC && i < cases.OffBodyCRC+8)
+	}
 	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
+		if a[i] != b[i] && !crc(i) {
 			return i
 		}
 	}
+	if len(a) == len(b) {
+		return cases.OffBodyCRC
+	}
 	return min(len(a), len(b))
+}
+
+var recFields = []struct {
+	off  int
+	name string
+}{{0x00, "name offset"}, {0x04, "name length"}, {0x08, "version offset"}, {0x0C, "version length"}, {0x10, "resolved offset"}, {0x14, "resolved length"},
+	{0x18, "integrity offset"}, {0x1C, "integrity length"}, {0x20, "depsFirst"}, {0x24, "depsCount"}, {0x28, "flags"}, {0x2C, "reserved"}}
+
+// Describe names the field of lockfile b that byte off belongs to.
+func Describe(b []byte, off int) string {
+	hdr := []struct {
+		end  int
+		name string
+	}{{0x04, "magic"}, {0x05, "version"}, {0x09, "registryHash"}, {0x0D, "featureFlags"}, {0x0E, "terminalMode"}, {0x0F, "rows"}, {0x10, "cols"},
+		{0x11, "config reserved byte"}, {0x19, "header CRC64"}, {0x1D, "packageCount"}, {0x38, "header reserved bytes"}, {0x40, "body CRC64"}}
+	if off < cases.HeaderSize {
+		for _, h := range hdr {
+			if off < h.end {
+				return "header " + h.name
+			}
+		}
+	}
+	l := cases.LayoutOf(b)
+	switch {
+	case off >= len(b):
+		return "past the end of the expected file"
+	case !l.OK:
+		return "the body"
+	case off < l.DepOff:
+		i, in := (off-cases.HeaderSize)/cases.RecordSize, (off-cases.HeaderSize)%cases.RecordSize
+		name := ""
+		for _, f := range recFields {
+			if in >= f.off {
+				name = f.name
+			}
+		}
+		return fmt.Sprintf("record %d +0x%02x (%s)", i, in, name)
+	case off < l.DepOff+4:
+		return "depCount"
+	case off < l.StrOff:
+		return fmt.Sprintf("dependency table entry %d", (off-l.DepOff-4)/4)
+	case off < l.StrStart:
+		return "strBytes"
+	}
+	return fmt.Sprintf("string table byte %d", off-l.StrStart)
 }
