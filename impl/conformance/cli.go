@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -158,6 +159,15 @@ func implFlag(e *Env, s string, timeout time.Duration) (*runner.Impl, error) {
 	argv, err := runner.SplitCommand(s)
 	if err != nil {
 		return nil, usagef("--impl: %v", err)
+	}
+	// Commands run in a directory of their own: find the program now,
+	// as the shell would from here.
+	if strings.Contains(argv[0], "/") {
+		if argv[0], err = filepath.Abs(argv[0]); err != nil {
+			return nil, err
+		}
+	} else if argv[0], err = exec.LookPath(argv[0]); err != nil {
+		return nil, fmt.Errorf("%w: %v", runner.ErrCannotRun, err)
 	}
 	return &runner.Impl{Argv: argv, Env: e.Environ, Timeout: timeout}, nil
 }

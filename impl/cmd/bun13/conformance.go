@@ -24,4 +24,4 @@ func runConformance(e *env, args []string) error {
 }
 
 // errConformanceUsage exits 2 after conformance printed why.
-var errConformanceUsage = errors.New("conformance: see the message above")
+var errConformanceUsage = errors.New("conformance stopped (see above)")
