@@ -44,7 +44,7 @@ func Parse(area cases.Area, r Result) Got {
 		if area == cases.HeadersValidate {
 			g.Name = m[2]
 		}
-		if om := offsetRE.FindStringSubmatch(g.Line[len(m[0]):]); om != nil {
+		if om := offsetRE.FindStringSubmatch(g.Line[len("error: ")+len(m[1]):]); om != nil {
 			if v, err := strconv.ParseInt(om[1], 0, 64); err == nil {
 				g.Offset = int(v)
 			}
@@ -214,7 +214,7 @@ func Describe(b []byte, off int) string {
 		end  int
 		name string
 	}{{0x04, "magic"}, {0x05, "version"}, {0x09, "registryHash"}, {0x0D, "featureFlags"}, {0x0E, "terminalMode"}, {0x0F, "rows"}, {0x10, "cols"},
-		{0x11, "config reserved byte"}, {0x19, "header CRC64"}, {0x1D, "packageCount"}, {0x38, "header reserved bytes"}, {0x40, "body CRC64"}}
+		{0x11, "config reserved byte"}, {0x19, "CRC64"}, {0x1D, "packageCount"}, {0x38, "reserved bytes"}, {0x40, "body CRC64"}}
 	if off < cases.HeaderSize {
 		for _, h := range hdr {
 			if off < h.end {
