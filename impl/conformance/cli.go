@@ -315,7 +315,7 @@ func fuzzCmd(ctx context.Context, e *Env, args []string) (int, error) {
 			return 0, err
 		}
 		os.WriteFile(filepath.Join(dir, name, "found.txt"), fmt.Appendf(nil, "seed %d iteration %d\nsignature: %s\noriginal: %s\nshrunk: %s\n", s, f.Iteration, f.Signature, f.Original, f.Description), 0o644)
-		fmt.Fprintf(e.Stdout, "\n%s (seed %d, iteration %d; shrunk from %d to %d in %d runs)\n", name, s, f.Iteration, f.InputSize, f.ShrunkSize, f.Steps)
+		fmt.Fprintf(e.Stdout, "\n%s (seed %d, iteration %d; shrunk from size %d to %d in %d steps)\n", name, s, f.Iteration, f.InputSize, f.ShrunkSize, f.Steps)
 		fmt.Fprintf(e.Stdout, "  decided by: %s\n", c.Spec)
 		fmt.Fprintf(e.Stdout, "  input:      %s\n", input)
 		fmt.Fprintf(e.Stdout, "  command:    %s\n", strings.Join(savedCommand(o, input), " "))

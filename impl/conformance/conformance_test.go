@@ -114,6 +114,7 @@ var wrongs = []struct {
 	{"terminal-255", cases.ConfigValidate, "config-validate/edge/config-mode-raw-255x255"},
 	{"header-tabs-kept", cases.HeadersValidate, "headers-validate/values-surrounded-by-spaces-and-tabs"},
 	{"encode-no-string-dedup", cases.LockfileEncode, "lockfile-encode/edge/shared-strings-across-records-and-fields"},
+	{"trusts-package-count", cases.LockfileDecode, "lockfile-decode/mut/package-count-huge"},
 }
 
 func wrongImpl(defect string) *runner.Impl {

@@ -50,10 +50,13 @@ type Report struct {
 
 // Actual is a one-line form of what the implementation did.
 func Actual(r runner.Result) string {
-	if r.TimedOut {
-		return "timed out"
-	}
 	s := fmt.Sprintf("exit %d", r.Exit)
+	switch {
+	case r.TimedOut:
+		s = "timed out"
+	case r.Signal != "":
+		s = "killed by signal " + r.Signal
+	}
 	if line := runner.FirstLine(r.Stderr); line != "" {
 		s += fmt.Sprintf(", stderr %q", clip(line, 300))
 	}

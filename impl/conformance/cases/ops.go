@@ -93,9 +93,19 @@ func RandMutation(r *rand.Rand) Mutation {
 
 // Apply returns a mutated copy of base.
 func (m Mutation) Apply(base []byte) []byte {
+	b, _ := m.Explain(base)
+	return b
+}
+
+// Explain is Apply, and says what each op did to this base: for a
+// catalog op, the fixed mutation it chose.
+func (m Mutation) Explain(base []byte) ([]byte, string) {
 	b := append([]byte(nil), base...)
+	var notes []string
 	for _, o := range m.Ops {
-		b = o.apply(b)
+		var note string
+		b, note = o.apply(b)
+		notes = append(notes, note)
 	}
 	if m.ResealHeader {
 		b = ResealHeader(b)
@@ -103,7 +113,7 @@ func (m Mutation) Apply(base []byte) []byte {
 	if m.FixBody {
 		b = FixBody(b)
 	}
-	return b
+	return b, fmt.Sprintf("[%s] reseal-header=%v fix-body=%v", strings.Join(notes, " "), m.ResealHeader, m.FixBody)
 }
 
 var (
@@ -131,7 +141,13 @@ var (
 	fieldOffs = [4]int{RecName, RecVersion, RecResolved, RecIntegrity}
 )
 
-func (o Op) apply(b []byte) []byte {
+func (o Op) apply(b []byte) ([]byte, string) {
+	note := opNames[o.Kind]
+	out := o.applyNote(b, &note)
+	return out, note
+}
+
+func (o Op) applyNote(b []byte, note *string) []byte {
 	if len(b) == 0 && o.Kind != OpAppend {
 		return b
 	}
@@ -225,20 +241,34 @@ func (o Op) apply(b []byte) []byte {
 			}
 		}
 	case OpCatalog:
+		// The group and the index within it do not depend on the number
+		// of records, so that shrinking the base keeps the same mutation.
 		if len(b) < HeaderSize {
 			return b
 		}
-		ms := headerMutations()
-		if l.OK && l.StrEnd == len(b) {
-			ms = append(ms, bodyMutations(l, len(b))...)
-			if count > 0 {
-				ms = append(ms, recordMutations(int(o.B)%count, count)...)
+		var ms []mutation
+		switch o.C % 4 {
+		case 0:
+			ms = headerMutations()
+		case 1:
+			if l.OK && l.StrEnd == len(b) {
+				ms = bodyMutations(l, len(b))
 			}
-			if count >= 2 {
-				ms = append(ms, orderMutations(count)...)
+		case 2:
+			if l.OK && l.StrEnd == len(b) && count > 0 {
+				ms = recordMutations(int(o.B)%count, count)
+			}
+		case 3:
+			if l.OK && l.StrEnd == len(b) && count >= 2 {
+				ms = orderMutations(count)
 			}
 		}
-		return ms[int(o.A)%len(ms)].f(b)
+		if len(ms) == 0 {
+			return b
+		}
+		m := ms[int(o.A)%len(ms)]
+		*note = "catalog:" + m.name
+		return m.f(b)
 	case OpReserved:
 		if count > 0 && o.C%2 == 0 {
 			i := int(o.A) % count

@@ -117,9 +117,15 @@ func RefHeaders(args []string) Want {
 		h[canon] = append(h[canon], value)
 	}
 	var err error
-	if len(h) == 1 && len(args) == 1 {
+	if len(h) == 1 {
+		// One header alone; given twice it is a format error, as bun13's
+		// CLI has it.
 		for name, vals := range h {
-			err = headers.ValidateOne(name, vals[0])
+			if len(vals) > 1 {
+				err = codes.Named(codes.HeaderFormat, name, "header given %d times", len(vals))
+			} else {
+				err = headers.ValidateOne(name, vals[0])
+			}
 		}
 	} else {
 		_, err = headers.Validate(h)

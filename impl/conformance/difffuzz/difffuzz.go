@@ -31,8 +31,8 @@ type Options struct {
 	// MaxFindings stops the run after this many distinct disagreements
 	// (0: run for the whole duration).
 	MaxFindings int
-	// MaxShrinkSteps bounds the implementation runs spent shrinking one
-	// finding (0: 400). Shrinking a finding found before the deadline
+	// MaxShrinkSteps bounds the candidates tried while shrinking one
+	// finding (0: 400), each one or two runs of the implementation. Shrinking a finding found before the deadline
 	// finishes even after it.
 	MaxShrinkSteps int
 	// Lookup is the environment config validate applies (section 6).
@@ -48,7 +48,7 @@ type Finding struct {
 	Original    string // the input before shrinking
 	Description string // the shrunk input
 	Outcome     runner.Outcome
-	Steps       int // implementation runs spent shrinking
+	Steps       int // candidates tried while shrinking
 	InputSize   int // bytes (or arguments) before shrinking
 	ShrunkSize  int // after
 }
@@ -189,7 +189,7 @@ func (f *fuzzer) try(ctx context.Context, dir string, i uint64, in input) error 
 	f.findings = append(f.findings, fd)
 	f.mu.Unlock()
 	if f.o.Log != nil {
-		fmt.Fprintf(f.o.Log, "found at iteration %d: %s (%s); shrunk from %d to %d in %d runs\n", i, outcome.Case.Name, sig, origSize, fd.ShrunkSize, steps)
+		fmt.Fprintf(f.o.Log, "found at iteration %d: %s (%s); shrunk from size %d to %d in %d steps\n", i, outcome.Case.Name, sig, origSize, fd.ShrunkSize, steps)
 	}
 	return nil
 }

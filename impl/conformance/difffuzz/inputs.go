@@ -53,7 +53,12 @@ func (l lockInput) cases(lookup func(string) (string, bool)) []cases.Case {
 func (l lockInput) size() int { return len(l.bytes()) }
 
 func (l lockInput) String() string {
-	return fmt.Sprintf("%d-byte lockfile: %d packages, config %+v, then %s", l.size(), len(l.base.Packages), l.base.Config, l.mut)
+	b, err := lockfile.Encode(l.base)
+	if err != nil {
+		return "invalid base: " + err.Error()
+	}
+	out, what := l.mut.Explain(b)
+	return fmt.Sprintf("%d-byte lockfile: %d packages, config %+v, then %s", len(out), len(l.base.Packages), l.base.Config, what)
 }
 
 func (l lockInput) simpler() []input {

@@ -24,6 +24,9 @@ type Got struct {
 	Output []byte // encode's output file
 	Line   string // the first stderr line
 	Stdout string
+	// Died says why the command has no exit status: it timed out or a
+	// signal killed it.
+	Died string
 }
 
 var (
@@ -36,8 +39,11 @@ var (
 // "offset 0xN"), and stdout as JSON.
 func Parse(area cases.Area, r Result) Got {
 	g := Got{Exit: r.Exit, Offset: cases.NoOffset, Output: r.Output, Line: FirstLine(r.Stderr), Stdout: string(r.Stdout)}
-	if r.TimedOut {
-		g.Exit = -1
+	switch {
+	case r.TimedOut:
+		g.Exit, g.Died = -1, "timed out"
+	case r.Signal != "":
+		g.Exit, g.Died = -1, "killed by signal "+r.Signal
 	}
 	if m := codeRE.FindStringSubmatch(g.Line); m != nil {
 		g.Code = m[1]
@@ -119,8 +125,8 @@ func dropNulls(v any) any {
 // and if not, says why.
 func Compare(c *cases.Case, got Got) (bool, string) {
 	w := c.Want
-	if got.Exit == -1 {
-		return false, "timed out"
+	if got.Died != "" {
+		return false, got.Died
 	}
 	if c.Area == cases.LockfileEncode && c.Unsorted && got.Exit == 1 {
 		if got.Code == "" {

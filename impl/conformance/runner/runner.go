@@ -42,6 +42,7 @@ type Result struct {
 	Stderr   []byte
 	Output   []byte // the file encode wrote, nil when none
 	TimedOut bool
+	Signal   string // the signal that killed it, if one did
 }
 
 // Inputs writes c's input files into dir and returns the command line and
@@ -103,6 +104,8 @@ func (im *Impl) Exec(ctx context.Context, dir string, args ...string) (Result, e
 		res.Exit = ee.ExitCode()
 		if ctx.Err() != nil {
 			res.TimedOut = true
+		} else if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Signal = ws.Signal().String()
 		}
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, os.ErrNotExist), errors.Is(err, os.ErrPermission), errors.Is(err, syscall.ENOEXEC):
 		return res, fmt.Errorf("%w: %s: %v", ErrCannotRun, im.Argv[0], err)

@@ -49,6 +49,7 @@ var defects = map[string]string{
 	"terminal-255":           "rows or cols of 255 refused (range taken as 1..254)",
 	"header-tabs-kept":       "header values trimmed of spaces but not tabs",
 	"encode-no-string-dedup": "encoder writes every string, even one already in the table",
+	"trusts-package-count":   "records indexed by packageCount before the layout check: panics past the end",
 }
 
 func main() {
@@ -202,6 +203,13 @@ func (w *impl) decode(in []byte) (*lockfile.Lockfile, error) {
 			return nil, codes.At(codes.BodyChecksum, 0x38, "body checksum mismatch")
 		}
 		fixBody(b)
+	case w.is("trusts-package-count") && herr == nil:
+		// Read every record's flags word first, trusting the count.
+		count := int(be.Uint32(b[0x19:]))
+		recs := b[0x40:]
+		for i := 0; i < count && i < 1<<20; i++ {
+			_ = recs[64*i+0x28] // panics: index out of range
+		}
 	case w.is("unsorted-deps") && herr == nil:
 		if count, depOff, depCount, _, _, ok := layout(b); ok && count < len(b)/64 {
 			sane := true
