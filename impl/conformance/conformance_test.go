@@ -140,6 +140,30 @@ func TestOtherWordsAgree(t *testing.T) {
 	}
 }
 
+// An encoder that refuses unsorted input, as the SPEC lets it, agrees.
+func TestRefusingUnsortedAgrees(t *testing.T) {
+	cs, err := cases.Generate(cases.Options{Seed: 5, Count: 20, Areas: map[cases.Area]bool{cases.LockfileEncode: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), wrongImpl("refuses-unsorted"), cs, t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range rep.Disagreements {
+		t.Errorf("%s: %s", d.Case, d.Why)
+	}
+	refused := 0
+	for _, c := range cs {
+		if c.Unsorted {
+			refused++
+		}
+	}
+	if refused < 5 {
+		t.Errorf("only %d unsorted cases", refused)
+	}
+}
+
 // Every wrong implementation is caught by run, with the case that shows
 // its defect named among the disagreements, and no disagreement outside
 // the area the defect lives in... beyond those it explains.

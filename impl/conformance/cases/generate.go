@@ -82,7 +82,25 @@ func Generate(o Options) ([]Case, error) {
 	for _, e := range edgeFiles(r) {
 		b := MustEncode(e.lf)
 		g.lockb("edge/"+e.name, specValid, b, &Intent{Offset: NoOffset})
-		g.encode("edge/"+e.name, specValid, jsonOf(e.lf), false, &Intent{Offset: NoOffset})
+		// The encoder gets the sorted packages (the decoded form), so
+		// that dependency indices mean the same to every reading.
+		sorted, err := lockfile.Decode(b)
+		if err != nil {
+			return nil, err
+		}
+		g.encode("edge/"+e.name, specValid, jsonOf(sorted), false, &Intent{Offset: NoOffset})
+		if len(e.lf.Packages) < 2 || len(e.lf.Packages) > 10 {
+			continue
+		}
+		// The same packages in reverse order, without dependencies (whose
+		// meaning the SPEC leaves open for unsorted input).
+		rev := &lockfile.Lockfile{Config: e.lf.Config}
+		for k := len(e.lf.Packages) - 1; k >= 0; k-- {
+			p := e.lf.Packages[k]
+			p.Dependencies = nil
+			rev.Packages = append(rev.Packages, p)
+		}
+		g.encode("unsorted/"+e.name+"-reversed", specValid+" (input in any order)", jsonOf(rev), true, &Intent{Offset: NoOffset})
 	}
 	g.encodeErrors()
 

@@ -34,6 +34,7 @@ import (
 // defects, each a bug a real implementation could have.
 var defects = map[string]string{
 	"none":                   "no defect",
+	"refuses-unsorted":       "not a defect: encoder input out of order refused, as the SPEC allows",
 	"rows-offset":            "terminal-size for cols reported at the rows offset 0x0e",
 	"crc8-init":              "frame CRC8 computed with init 0xff instead of 0",
 	"header-upper-hex":       "upper-case hex accepted in header values",
@@ -274,6 +275,14 @@ func reverseFlags(j []byte) []byte {
 }
 
 func (w *impl) encode(lf *lockfile.Lockfile) ([]byte, error) {
+	if w.is("refuses-unsorted") {
+		for i := 1; i < len(lf.Packages); i++ {
+			a, c := lf.Packages[i-1], lf.Packages[i]
+			if a.Name > c.Name || (a.Name == c.Name && a.Version > c.Version) {
+				return nil, codes.At(codes.Package, codes.NoOffset, "packages[%d] is out of order", i)
+			}
+		}
+	}
 	b, err := lockfile.Encode(lf)
 	if err != nil {
 		return nil, err
