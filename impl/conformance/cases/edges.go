@@ -84,8 +84,7 @@ func edgeFiles(r *rand.Rand) []edgeFile {
 	shared[1].Resolved, shared[2].Resolved = shared[0].Resolved, shared[0].Resolved
 	add("shared-strings-across-records-and-fields", def, shared...)
 	add("synthetic-300", def, lockfile.Synthetic(300).Packages...)
-	// Unicode is not allowed anywhere but the rules are byte rules: a
-	// name of 214 bytes made of the longest run of allowed bytes.
+	// 214 bytes of '~', the allowed byte that sorts last.
 	add("name-all-tildes", def, pkg(strings.Repeat("~", 214), "1.0.0"))
 	return out
 }
