@@ -55,7 +55,7 @@ const Usage = `usage:
   bun13 conformance run --impl 'CMD [ARGS...]' [--seed N] [--count N] [--only lockfile,config,frame,headers]
                         [--format text|json] [--keep DIR] [--jobs N] [--timeout D]
   bun13 conformance export [--seed N] [--count N] [--only ...] DIR
-  bun13 conformance fuzz --impl 'CMD [ARGS...]' [--time 60s] [--seed N] [--keep DIR] [--max-findings N] [--jobs N]
+  bun13 conformance fuzz --impl 'CMD [ARGS...]' [--time 60s] [--seed N] [--keep DIR] [--max-findings N] [--iterations N] [--jobs N]
 
 The implementation is run as the SPEC's CLI: CMD lockfile decode FILE,
 CMD lockfile encode -o FILE JSON-FILE, CMD config validate --file F --json,
@@ -259,6 +259,7 @@ func fuzzCmd(ctx context.Context, e *Env, args []string) (int, error) {
 	seed := fs.Uint64("seed", 0, "seed (default: from the clock, printed)")
 	keep := fs.String("keep", "", "directory for the shrunk inputs (default: a new temp dir)")
 	maxf := fs.Int("max-findings", 10, "stop after this many distinct disagreements (0: never)")
+	iters := fs.Uint64("iterations", 0, "stop after this many iterations (0: when the time is up)")
 	jobs := fs.Int("jobs", 0, "commands run at once (default: the number of CPUs)")
 	timeout := fs.Duration("timeout", 20*time.Second, "time limit of one command")
 	pos, err := parse(fs, args)
@@ -284,7 +285,7 @@ func fuzzCmd(ctx context.Context, e *Env, args []string) (int, error) {
 	}
 	defer os.RemoveAll(scratch)
 	fmt.Fprintf(e.Stdout, "bun13 conformance fuzz: seed %d, %s against %s\n", s, *dur, strings.Join(im.Argv, " "))
-	st, found, err := difffuzz.Fuzz(ctx, difffuzz.Options{Impl: im, Seed: s, Duration: *dur, Jobs: *jobs, Dir: scratch, MaxFindings: *maxf, Lookup: e.lookup, Log: e.Stdout})
+	st, found, err := difffuzz.Fuzz(ctx, difffuzz.Options{Impl: im, Seed: s, Duration: *dur, Jobs: *jobs, Dir: scratch, MaxFindings: *maxf, MaxIterations: *iters, Lookup: e.lookup, Log: e.Stdout})
 	if err != nil {
 		return 0, err
 	}

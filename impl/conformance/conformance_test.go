@@ -196,15 +196,16 @@ func TestRunCatchesWrongImplementations(t *testing.T) {
 	}
 }
 
-// Every wrong implementation is caught by fuzz within its time budget,
-// and the finding is shrunk and lies in the defect's area. The budget
-// is a bound, not a speed claim: each run stops at its first finding.
+// Every wrong implementation is caught by fuzz within its budget (600
+// iterations of seed 1, and 60 s as a bound for a slow machine, not a
+// speed claim: each run stops at its first finding), and the finding is
+// shrunk and lies in the defect's area.
 func TestFuzzCatchesWrongImplementations(t *testing.T) {
 	for _, w := range wrongs {
 		t.Run(w.defect, func(t *testing.T) {
 			t.Parallel()
 			st, found, err := difffuzz.Fuzz(context.Background(), difffuzz.Options{
-				Impl: wrongImpl(w.defect), Seed: 1, Duration: 40 * time.Second, Jobs: 1, Dir: t.TempDir(),
+				Impl: wrongImpl(w.defect), Seed: 1, Duration: 60 * time.Second, MaxIterations: 600, Jobs: 1, Dir: t.TempDir(),
 				MaxFindings: 1, MaxShrinkSteps: 60,
 			})
 			if err != nil {
@@ -223,7 +224,7 @@ func TestFuzzCatchesWrongImplementations(t *testing.T) {
 			if !ok {
 				t.Errorf("found in %s (%s), want %s", area, f.Signature, w.area)
 			}
-			t.Logf("iteration %d after %d iterations, %s; %s; shrunk %d -> %d in %d runs", f.Iteration, st.Iterations, st.Elapsed.Round(time.Millisecond), f.Signature, f.InputSize, f.ShrunkSize, f.Steps)
+			t.Logf("iteration %d after %d iterations, %s; %s; shrunk %d -> %d in %d steps", f.Iteration, st.Iterations, st.Elapsed.Round(time.Millisecond), f.Signature, f.InputSize, f.ShrunkSize, f.Steps)
 		})
 	}
 }
@@ -353,5 +354,13 @@ func TestExport(t *testing.T) {
 				t.Errorf("%s: output differs from %s", name, e.Expected.Output)
 			}
 		}
+	}
+}
+
+// --iterations bounds a fuzz run; bun13 against itself finds nothing.
+func TestFuzzIterations(t *testing.T) {
+	out, errs, code := mainIn(t, "fuzz", "--impl", bun13Bin, "--time", "60s", "--seed", "8", "--iterations", "20")
+	if code != ExitAgree || !strings.Contains(out, "20 iterations") || !strings.Contains(out, "no disagreement found") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
 	}
 }

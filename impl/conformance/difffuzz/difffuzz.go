@@ -28,6 +28,9 @@ type Options struct {
 	Duration time.Duration
 	Jobs     int    // workers; 0: the number of CPUs
 	Dir      string // scratch directory
+	// MaxIterations stops the run after this many iterations (0: run
+	// for the whole duration).
+	MaxIterations uint64
 	// MaxFindings stops the run after this many distinct disagreements
 	// (0: run for the whole duration).
 	MaxFindings int
@@ -106,6 +109,10 @@ func Fuzz(ctx context.Context, o Options) (Stats, []Finding, error) {
 			dir := filepath.Join(o.Dir, fmt.Sprintf("w%d", w))
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				i := iter.Add(1) - 1
+				if o.MaxIterations > 0 && i >= o.MaxIterations {
+					iter.Add(^uint64(0)) // not run
+					return
+				}
 				in := Input(o.Seed, i)
 				if err := f.try(ctx, dir, i, in); err != nil {
 					cancel(err)
