@@ -31,6 +31,7 @@
 //	bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
 //	bun13 validate headers ...            (alias of headers validate)
 //	bun13 help COMMAND [SUBCOMMAND]       (also COMMAND [SUBCOMMAND] --help)
+//	bun13 conformance run|export|fuzz ...      (see impl/conformance/README.md)
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
@@ -175,6 +176,7 @@ const usageText = `bun13: the 13-byte config system
   bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
   bun13 validate headers ...             (same as bun13 headers validate)
   bun13 help COMMAND [SUBCOMMAND]        its usage and flags (also: COMMAND --help)
+  bun13 conformance run|export|fuzz ...
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `
