@@ -370,7 +370,7 @@ func (c *call) putPackument(rev string) {
 	if len(body.Attachments) > 0 {
 		var pub *published
 		d, err := c.s.write(c.ctx(), c.name, func(d *doc, _ bool) (func(context.Context) error, func(context.Context) error, error) {
-			p, err := d.applyPublish(&body, a, now, strict)
+			p, err := d.applyPublish(&body, a, now, strict, c.s.tarLimits)
 			if err != nil {
 				return nil, nil, err
 			}

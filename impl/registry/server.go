@@ -36,6 +36,7 @@ import (
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry/storage"
+	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
 
 // Defaults for zero Options fields.
@@ -106,6 +107,9 @@ type Options struct {
 	// TarballCacheBytes bounds the memory kept for small tarballs. Zero
 	// means 64 MiB; negative disables the cache.
 	TarballCacheBytes int64
+	// Tarball bounds the inspection of published tarballs (decompressed
+	// size, entries, package.json size). Zero fields: tarball's defaults.
+	Tarball tarcheck.Limits
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -128,6 +132,8 @@ type Server struct {
 	now     func() time.Time
 	limits  *ratelimit.Classes
 	preAuth *ratelimit.Limiter
+
+	tarLimits tarcheck.Limits
 
 	locks   keyLocks
 	docs    docCache
@@ -181,6 +187,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.opts.MaxAuthHeader <= 0 {
 		s.opts.MaxAuthHeader = DefaultMaxAuthHeader
 	}
+	s.tarLimits = o.Tarball
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
 	s.docs.max = o.CacheEntries
 	if s.docs.max <= 0 {
