@@ -148,6 +148,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(c *call, now time.Time) {
 	r := c.r
 	flags := c.cfg.FeatureFlags
+	if smuggled(r) {
+		c.w.Header().Set("Connection", "close")
+		c.fail(http.StatusBadRequest, "a request may not carry both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)")
+		return
+	}
+	limit := int64(maxSmallBody)
+	if r.Method == http.MethodPut && (c.rt == rtPublish || c.rt == rtRev) {
+		limit = s.opts.MaxPublishBytes
+	}
+	if !c.guardBody(limit) {
+		return
+	}
 	authz := r.Header.Get("Authorization")
 	if len(authz) > s.opts.MaxAuthHeader {
 		c.fail(http.StatusRequestHeaderFieldsTooLarge, "Authorization header too large")
@@ -334,6 +346,10 @@ func (c *call) readJSON(limit int64, v any) error {
 		return errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", c.r.ContentLength, limit)
 	}
 	body := http.MaxBytesReader(c.w.ResponseWriter, c.r.Body, limit)
+	defer func() {
+		// Read or failed: the body's deadline is no longer needed.
+		_ = http.NewResponseController(c.w.ResponseWriter).SetReadDeadline(time.Time{})
+	}()
 	var buf bytes.Buffer
 	if c.r.ContentLength > 0 {
 		buf.Grow(int(c.r.ContentLength))
@@ -342,6 +358,10 @@ func (c *call) readJSON(limit int64, v any) error {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			return errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes", limit)
+		}
+		if bodyTimedOut(err) {
+			c.w.Header().Set("Connection", "close")
+			return errorf(http.StatusRequestTimeout, "request body too slow: it must arrive within %v plus one second per %d bytes", c.s.bodyGrace, c.s.minBodyRate)
 		}
 		return errorf(http.StatusBadRequest, "reading body: %v", err)
 	}

@@ -348,6 +348,14 @@ func (c *call) putPackument(rev string) {
 		c.fail(http.StatusBadRequest, err.Error())
 		return
 	}
+	release, ok := c.s.pubSlots.acquire(c.ctx(), publishWait)
+	if !ok {
+		c.w.Header().Set("Retry-After", itoa(publishRetryAfter))
+		c.w.Header().Set("Connection", "close")
+		c.fail(http.StatusServiceUnavailable, "too many publishes in progress; retry later")
+		return
+	}
+	defer release()
 	var body publishBody
 	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
 		c.failErr(err)

@@ -110,6 +110,18 @@ type Options struct {
 	// Tarball bounds the inspection of published tarballs (decompressed
 	// size, entries, package.json size). Zero fields: tarball's defaults.
 	Tarball tarcheck.Limits
+	// BodyGrace and MinBodyRate bound how long a request body may take:
+	// grace + size/rate (zero: DefaultBodyGrace, DefaultMinBodyRate
+	// bytes per second). A body past its deadline gets 408 and the
+	// connection is closed.
+	BodyGrace   time.Duration
+	MinBodyRate int64
+	// MaxConcurrentPublishes bounds the package PUT bodies held at once
+	// (503 with Retry-After past it). Zero means
+	// DefaultMaxConcurrentPublishes. Memory for bodies is bounded by
+	// MaxConcurrentPublishes x MaxPublishBytes x 3 (JSON, base64 string,
+	// decoded tarball).
+	MaxConcurrentPublishes int
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -133,7 +145,10 @@ type Server struct {
 	limits  *ratelimit.Classes
 	preAuth *ratelimit.Limiter
 
-	tarLimits tarcheck.Limits
+	tarLimits   tarcheck.Limits
+	bodyGrace   time.Duration
+	minBodyRate int64
+	pubSlots    *publishSlots
 
 	locks   keyLocks
 	docs    docCache
@@ -188,6 +203,17 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		s.opts.MaxAuthHeader = DefaultMaxAuthHeader
 	}
 	s.tarLimits = o.Tarball
+	s.bodyGrace, s.minBodyRate = o.BodyGrace, o.MinBodyRate
+	if s.bodyGrace <= 0 {
+		s.bodyGrace = DefaultBodyGrace
+	}
+	if s.minBodyRate <= 0 {
+		s.minBodyRate = DefaultMinBodyRate
+	}
+	if o.MaxConcurrentPublishes <= 0 {
+		o.MaxConcurrentPublishes = DefaultMaxConcurrentPublishes
+	}
+	s.pubSlots = newPublishSlots(o.MaxConcurrentPublishes)
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
 	s.docs.max = o.CacheEntries
 	if s.docs.max <= 0 {
@@ -297,6 +323,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -307,7 +334,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer(ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(framingListener{ln}) }()
 	select {
 	case err := <-errc:
 		return err
