@@ -159,3 +159,41 @@ func TestSmuggledFraming(t *testing.T) {
 		t.Errorf("chunked audit: %q", got)
 	}
 }
+
+func TestMetricLabelsClosed(t *testing.T) {
+	e := newEnv(t, config.Metrics)
+	series := func() int {
+		r := e.do("GET", "/metrics", "", nil)
+		n := 0
+		for _, l := range strings.Split(string(r.body), "\n") {
+			if strings.HasPrefix(l, "bun_http_request") {
+				n++
+			}
+		}
+		return n
+	}
+	send := func(method, path string) {
+		req, _ := http.NewRequest(method, e.http.URL+path, nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	// One of each garbage kind first, so the "OTHER"/"other" series exist.
+	send("X"+strings.Repeat("M", 199), "/-/ping")
+	send("GET", "/no/such/route/at/all")
+	series() // the scrape itself is a series
+	before := series()
+	for i := range 1000 {
+		// Invented 200-byte methods, invented paths.
+		send(strings.Repeat("M", 196)+itoa(1000+i), "/-/ping")
+		if i%10 == 0 {
+			send("GET", "/x"+itoa(i)+"/y/z/w/v")
+		}
+	}
+	if after := series(); after != before {
+		t.Errorf("series: %d before 1000 garbage requests, %d after", before, after)
+	}
+}
