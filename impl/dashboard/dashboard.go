@@ -444,8 +444,14 @@ func (d *Dashboard) getMetrics(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) postTicket(w http.ResponseWriter, r *http.Request) {
 	user, admin := d.o.Authorize(r)
-	t, ok := d.tickets.issue(user, admin, d.o.Now())
-	if !ok {
+	t, why := d.tickets.issue(user, admin, clientAddr(r), d.o.Now())
+	switch why {
+	case ticketAddrCap:
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusTooManyRequests, "too-many-tickets", "too many tickets outstanding for this address", codes.NoOffset)
+		return
+	case ticketFull:
+		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many tickets outstanding", codes.NoOffset)
 		return
 	}
