@@ -149,6 +149,7 @@ type Server struct {
 	bodyGrace   time.Duration
 	minBodyRate int64
 	pubSlots    *publishSlots
+	lockout     *lockout
 
 	locks   keyLocks
 	docs    docCache
@@ -214,6 +215,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.MaxConcurrentPublishes = DefaultMaxConcurrentPublishes
 	}
 	s.pubSlots = newPublishSlots(o.MaxConcurrentPublishes)
+	s.lockout = newLockout()
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
 	s.docs.max = o.CacheEntries
 	if s.docs.max <= 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/bun13/bun13/impl/config"
@@ -93,16 +94,8 @@ func (c *call) login() {
 		return
 	}
 	now := c.s.now()
-	if c.cfg.FeatureFlags&config.RateLimit != 0 {
-		// The client key was charged by the middleware; charging the
-		// attempted name too stops many addresses guessing one password.
-		d := c.s.limits.Allow(ratelimit.ClassLogin, "login:"+c.user, now)
-		if !d.Allowed {
-			ratelimit.SetHeaders(c.w.Header(), d)
-			c.s.metrics.RateLimited(ratelimit.ClassLogin)
-			c.fail(http.StatusTooManyRequests, "too many login attempts")
-			return
-		}
+	if !c.passwordAllowed(c.user, now) {
+		return
 	}
 	if c.s.auth == nil {
 		c.fail(http.StatusUnauthorized, "logins are disabled")
@@ -114,6 +107,7 @@ func (c *call) login() {
 		if exists || !c.s.opts.OpenRegistration {
 			// One answer for unknown users and wrong passwords: the
 			// response must not tell which names exist.
+			c.passwordFailed(c.user, now)
 			c.s.metrics.AuthFailure(c.s.auth.Reason(err))
 			c.unauthorized("bad user name or password (new users are added by an admin: bun13 user add)")
 			return
@@ -129,6 +123,7 @@ func (c *call) login() {
 		}
 		c.s.log.Info("user registered", "user", c.user)
 	}
+	c.s.lockout.succeed(c.user, c.clientAddr())
 	c.id = id
 	c.json(http.StatusCreated, map[string]any{
 		"ok":    true,
@@ -225,9 +220,13 @@ func (c *call) tokens() {
 			return
 		}
 		now := c.s.now()
+		if !c.passwordAllowed(c.id.User, now) {
+			return
+		}
 		tok, rec, err := c.s.auth.CreateToken(c.id.User, body.Password, body.ReadOnly, body.CIDR, now)
 		if err != nil {
 			if errors.Is(err, ErrBadCredentials) {
+				c.passwordFailed(c.id.User, now)
 				c.s.metrics.AuthFailure(c.s.auth.Reason(err))
 				c.unauthorized("bad password")
 				return
@@ -270,4 +269,30 @@ func (c *call) deleteToken() {
 		return
 	}
 	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// clientAddr is the client's address for the login lockout: the peer, or
+// X-Forwarded-For from a trusted proxy.
+func (c *call) clientAddr() string {
+	if c.ip.IsValid() {
+		return c.ip.String()
+	}
+	return ratelimit.ClientIP(c.r, c.s.opts.TrustedProxies).String()
+}
+
+// passwordAllowed applies the login lockout (see lockout.go) before a
+// password of account is checked; it answers 429 when not allowed.
+func (c *call) passwordAllowed(account string, now time.Time) bool {
+	retry, ok := c.s.lockout.allow(account, c.clientAddr(), now)
+	if ok {
+		return true
+	}
+	c.w.Header().Set("Retry-After", strconv.FormatInt(int64(max(time.Second, retry.Round(time.Second))/time.Second), 10))
+	c.s.metrics.RateLimited(ratelimit.ClassLogin)
+	c.fail(http.StatusTooManyRequests, "too many failed password attempts for this account from this address; retry later")
+	return false
+}
+
+func (c *call) passwordFailed(account string, now time.Time) {
+	c.s.lockout.fail(account, c.clientAddr(), now)
 }
