@@ -52,7 +52,10 @@ func TestLoginLockoutPerAddress(t *testing.T) {
 func TestLoginLockoutPerAccount(t *testing.T) {
 	e := lockoutEnv(t)
 	addr := 0
-	next := func() string { addr++; return "10." + strconv.Itoa(addr>>16&255) + "." + strconv.Itoa(addr>>8&255) + "." + strconv.Itoa(addr&255) }
+	next := func() string {
+		addr++
+		return "10." + strconv.Itoa(addr>>16&255) + "." + strconv.Itoa(addr>>8&255) + "." + strconv.Itoa(addr&255)
+	}
 	checked := 0 // attempts whose password was checked (401)
 	start := e.now
 	var failing string
