@@ -157,13 +157,22 @@ func (c *call) logout() {
 }
 
 func (c *call) profile() {
-	if c.r.Method != http.MethodGet {
-		c.methodNotAllowed("GET")
+	switch c.r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		c.changePassword()
+		return
+	default:
+		c.methodNotAllowed("GET, HEAD, POST")
 		return
 	}
 	if !c.requireUser() {
 		return
 	}
+	c.writeProfile()
+}
+
+func (c *call) writeProfile() {
 	email := c.id.Email
 	if c.s.auth != nil {
 		if e, ok := c.s.auth.UserEmail(c.id.User); ok {
@@ -174,6 +183,57 @@ func (c *call) profile() {
 		"name": c.id.User, "email": email, "email_verified": false, "tfa": false,
 		"fullname": "", "homepage": "", "freenode": "", "twitter": "", "github": "",
 	})
+}
+
+type profileBody struct {
+	Password *struct {
+		Old string `json:"old"`
+		New string `json:"new"`
+	} `json:"password"`
+}
+
+// changePassword handles POST /-/npm/v1/user with {"password": {"old",
+// "new"}} (npm profile set password): the old password is checked (and
+// charged to the lockout), then every token issued before stops working,
+// the one of this request included.
+func (c *call) changePassword() {
+	if !c.requireUser() {
+		return
+	}
+	pc, ok := c.s.auth.(PasswordChanger)
+	if !ok {
+		c.fail(http.StatusNotFound, "password changes are not supported here")
+		return
+	}
+	var body profileBody
+	if err := c.readJSON(maxSmallBody, &body); err != nil {
+		c.failErr(err)
+		return
+	}
+	if body.Password == nil {
+		c.fail(http.StatusBadRequest, "only the password can be changed here (body: {\"password\": {\"old\": ..., \"new\": ...}})")
+		return
+	}
+	if body.Password.Old == "" || body.Password.New == "" {
+		c.fail(http.StatusBadRequest, "password.old and password.new are required")
+		return
+	}
+	now := c.s.now()
+	if !c.passwordAllowed(c.id.User, now) {
+		return
+	}
+	if err := pc.ChangePassword(c.id.User, body.Password.Old, body.Password.New, now); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			c.passwordFailed(c.id.User, now)
+			c.s.metrics.AuthFailure(c.s.auth.Reason(err))
+			c.unauthorized("bad password")
+			return
+		}
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	c.s.log.Info("password changed", "user", c.id.User)
+	c.writeProfile()
 }
 
 type tokenBody struct {
