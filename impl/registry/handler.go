@@ -122,7 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.log.Enabled(r.Context(), level) {
 		attrs := []slog.Attr{
 			slog.String("id", rid),
-			slog.String("method", r.Method),
+			slog.String("method", logMethod(r.Method)),
 			slog.String("route", c.rt.tpl),
 			slog.Int("status", status),
 			slog.Duration("duration", d),
@@ -136,8 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("error", c.errMsg))
 		}
 		if c.cfg.FeatureFlags&config.Debug != 0 {
-			attrs = append(attrs, slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr),
-				slog.String("ua", r.UserAgent()))
+			attrs = append(attrs, slog.String("path", redactPath(c.rt, r.URL.Path)), slog.String("remote", r.RemoteAddr),
+				slog.String("ua", redactText(r.UserAgent())))
+			if q := redactQuery(r.URL.RawQuery); q != "" {
+				attrs = append(attrs, slog.String("query", q))
+			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}

@@ -197,3 +197,27 @@ func TestMetricLabelsClosed(t *testing.T) {
 		t.Errorf("series: %d before 1000 garbage requests, %d after", before, after)
 	}
 }
+
+func TestHEADWhereverGET(t *testing.T) {
+	e := newEnv(t, config.Metrics)
+	e.publish("alice", "headpkg", "1.0.0")
+	for _, p := range []string{
+		"/", "/-/ping", "/-/whoami", "/-/v1/search?text=headpkg", "/-/npm/v1/user", "/-/npm/v1/tokens",
+		"/headpkg", "/headpkg/1.0.0", "/headpkg/latest", "/headpkg/-/headpkg-1.0.0.tgz",
+		"/-/package/headpkg/dist-tags", "/-/package/headpkg/dist-tags/latest", "/metrics",
+		"/-/user/org.couchdb.user:alice", "/_dashboard/api/metrics",
+	} {
+		g := e.do("GET", p, "tok-alice", nil)
+		h := e.do("HEAD", p, "tok-alice", nil)
+		if g.status != http.StatusOK {
+			t.Errorf("GET %s: %d %s", p, g.status, g.body)
+			continue
+		}
+		if h.status != g.status || len(h.body) != 0 {
+			t.Errorf("HEAD %s: %d with %d body bytes; GET %d", p, h.status, len(h.body), g.status)
+		}
+		if cl := h.header.Get("Content-Length"); cl != "" && cl != itoa(len(g.body)) && p != "/metrics" && p != "/_dashboard/api/metrics" {
+			t.Errorf("HEAD %s: Content-Length %s, GET has %d bytes", p, cl, len(g.body))
+		}
+	}
+}

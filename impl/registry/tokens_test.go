@@ -1,14 +1,19 @@
 package registry
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/config"
 )
 
 func TestPasswordChangeRevokesTokens(t *testing.T) {
@@ -117,4 +122,41 @@ func TestTokenLifetimeAndDates(t *testing.T) {
 	if code, _, _ := liveDo(t, "GET", live.url+"/-/whoami", s, nil); code != http.StatusOK {
 		t.Errorf("numeric dates: %d, want 200", code)
 	}
+}
+
+func TestTokensRedactedInLogs(t *testing.T) {
+	var buf syncBuffer
+	e := newEnv(t, config.Debug, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(&buf, nil)) })
+	jwtTok := "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlc2lnbmF0dXJl"
+	e.do("DELETE", "/-/user/token/"+jwtTok, "", nil)
+	e.do("DELETE", "/-/user/token/tok-alice-opaque-secret", "", nil)
+	e.do("GET", "/-/whoami?ticket=ticket-secret-1&token=token-secret-2&q="+jwtTok, "tok-alice", nil)
+	e.do("DELETE", "/-/npm/v1/tokens/token/key-secret-3", "tok-alice", nil)
+	e.do("GET", "/-/ping", "", nil, "User-Agent", "npm/11 "+jwtTok)
+	out := buf.String()
+	for _, secret := range []string{"eyJzdWIiOiJhbGljZSJ9", "tok-alice-opaque-secret", "ticket-secret-1", "token-secret-2", "key-secret-3"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, redacted) || !strings.Contains(out, `"route":"/-/user/token/:token"`) {
+		t.Errorf("log lines missing:\n%s", out)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -254,7 +254,7 @@ func (c *call) tokens() {
 		return
 	}
 	switch c.r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		recs, err := c.s.auth.Tokens(c.id.User)
 		if err != nil {
 			c.failErr(err)
@@ -303,7 +303,7 @@ func (c *call) tokens() {
 			"updated": rec.Updated.UTC().Format(time.RFC3339),
 		})
 	default:
-		c.methodNotAllowed("GET, POST")
+		c.methodNotAllowed("GET, HEAD, POST")
 	}
 }
 
