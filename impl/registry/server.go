@@ -155,6 +155,7 @@ type Server struct {
 	docs    docCache
 	blobs   blobCache
 	index   searchIndex
+	similar similarIndex
 	ridBase string
 	ridSeq  atomic.Uint64
 
@@ -269,6 +270,7 @@ func (s *Server) loadAll(ctx context.Context) error {
 		}
 		s.account(nil, d)
 		s.index.update(d)
+		s.similar.update(d)
 		s.docs.put(n, d)
 	}
 	return nil
