@@ -20,6 +20,7 @@ type AuthPaths struct {
 	UsersFile   string
 	TokensFile  string
 	RevokedFile string
+	ScopesFile  string
 }
 
 func (p AuthPaths) path(f, def string) string {
@@ -39,6 +40,8 @@ type Auth struct {
 	Users    *auth.Users
 	Records  *auth.Tokens
 	Revoked  *auth.Revocations
+	// Scopes are the scope owners and members (DATA/scopes.json).
+	Scopes *auth.Scopes
 	// KeyCreated is set when OpenAuth generated the signing key.
 	KeyCreated bool
 }
@@ -73,6 +76,9 @@ func OpenAuth(p AuthPaths, ttl time.Duration) (*Auth, error) {
 		return nil, err
 	}
 	if a.Revoked, err = auth.OpenRevocations(p.path(p.RevokedFile, auth.RevocationsFile)); err != nil {
+		return nil, err
+	}
+	if a.Scopes, err = auth.OpenScopes(p.path(p.ScopesFile, auth.ScopesFile)); err != nil {
 		return nil, err
 	}
 	// Tokens may live as long as the login lifetime, at least the

@@ -386,7 +386,7 @@ func (c *call) putPackument(rev string) {
 			}
 			if !exists {
 				// Last, so a refused publish claims nothing.
-				if err := c.s.similar.claim(c.name, a.name, override); err != nil {
+				if err := c.s.newPackage(c.name, a, override, now); err != nil {
 					return nil, nil, err
 				}
 			}

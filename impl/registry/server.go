@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,9 +33,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/registry/storage"
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
@@ -122,6 +125,11 @@ type Options struct {
 	// MaxConcurrentPublishes x MaxPublishBytes x 3 (JSON, base64 string,
 	// decoded tarball).
 	MaxConcurrentPublishes int
+	// Scopes are the owners and members of scopes: only they may create
+	// packages in a scope (the first publisher in an unowned scope
+	// becomes its owner). Nil means the Scopes of Auth when it is an
+	// *Auth, else scopes kept in memory.
+	Scopes *auth.Scopes
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -150,6 +158,7 @@ type Server struct {
 	minBodyRate int64
 	pubSlots    *publishSlots
 	lockout     *lockout
+	scopes      *auth.Scopes
 
 	locks   keyLocks
 	docs    docCache
@@ -217,6 +226,14 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.pubSlots = newPublishSlots(o.MaxConcurrentPublishes)
 	s.lockout = newLockout()
+	s.scopes = o.Scopes
+	if s.scopes == nil {
+		if a, ok := o.Auth.(*Auth); ok && a.Scopes != nil {
+			s.scopes = a.Scopes
+		} else {
+			s.scopes, _ = auth.OpenScopes("") // in memory: cannot fail
+		}
+	}
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
 	s.docs.max = o.CacheEntries
 	if s.docs.max <= 0 {
@@ -259,6 +276,11 @@ func (s *Server) loadAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registry: list packages: %w", err)
 	}
+	type scoped struct {
+		pkg    string
+		people []string
+	}
+	found := map[string][]scoped{}
 	for _, n := range names {
 		b, err := s.backend.GetDocument(ctx, n)
 		if err != nil {
@@ -272,6 +294,30 @@ func (s *Server) loadAll(ctx context.Context) error {
 		s.index.update(d)
 		s.similar.update(d)
 		s.docs.put(n, d)
+		if scope, _ := pkgname.Split(d.Name); scope != "" {
+			var people []string
+			for _, m := range d.Maintainers {
+				people = append(people, m.Name)
+			}
+			found[scope] = append(found[scope], scoped{d.Name, people})
+		}
+	}
+	// Scopes of packages stored before scopes had owners: owned by the
+	// first maintainer of the scope's first package (by name), the other
+	// maintainers of its packages are members.
+	seed := map[string][]string{}
+	for scope, pkgs := range found {
+		slices.SortFunc(pkgs, func(a, b scoped) int { return strings.Compare(a.pkg, b.pkg) })
+		for _, p := range pkgs {
+			seed[scope] = append(seed[scope], p.people...)
+		}
+	}
+	added, err := s.scopes.Seed(seed, s.now())
+	if err != nil {
+		return fmt.Errorf("registry: scopes: %w", err)
+	}
+	if len(added) > 0 {
+		s.log.Info("scopes of existing packages given owners", "scopes", added)
 	}
 	return nil
 }

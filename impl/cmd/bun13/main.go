@@ -23,6 +23,7 @@
 //	bun13 registry top | bun13 top [--url URL] [--token T]
 //	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
 //	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
+//	bun13 scope add @S --owner U | member add|remove @S U | list [--data DIR]
 //	bun13 proxy test [--timeout D] URL
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
@@ -144,6 +145,7 @@ const usageText = `bun13: the 13-byte config system
   bun13 registry serve|top ...
   bun13 user add|remove|passwd|role|list ...
   bun13 token issue|revoke|list ...
+  bun13 scope add|member|list ...
   bun13 proxy test URL
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
