@@ -176,10 +176,14 @@ func TestOtherClients(t *testing.T) {
 		app := filepath.Join(home, "app")
 		writePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
 		os.WriteFile(filepath.Join(app, ".npmrc"), []byte(rc), 0o600)
+		// pnpm 11+ runs a dependency's scripts only when allowBuilds says
+		// so, and fails the install for a package whose packument shows
+		// one that is not decided.
+		os.WriteFile(filepath.Join(app, "pnpm-workspace.yaml"), []byte("packages: []\nallowBuilds:\n  '@clients/by-pnpm': true\n"), 0o644)
 		run(t, app, env, "pnpm", "add", "@clients/lib", "@clients/by-pnpm")
 		checkInstalled(t, app, "@clients/lib", "@clients/by-pnpm")
-		// pnpm runs no dependency's scripts unless allowed; the bin is linked.
 		checkBinLinked(t, app, "by-pnpm-cli")
+		checkPostinstallRan(t, app, "@clients/by-pnpm")
 	})
 
 	t.Run("yarn", func(t *testing.T) {
@@ -218,11 +222,12 @@ func TestOtherClients(t *testing.T) {
 		run(t, pub, env, "bun", "publish", "--access", "public")
 		served(t, "@clients/by-bun")
 		app := filepath.Join(home, "app")
-		writePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
+		// bun runs the scripts of trustedDependencies only.
+		writePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true, "trustedDependencies": []string{"@clients/by-bun"}}, nil)
 		os.WriteFile(filepath.Join(app, "bunfig.toml"), []byte(bunfig), 0o600)
 		run(t, app, env, "bun", "add", "@clients/lib", "@clients/by-bun")
 		checkInstalled(t, app, "@clients/lib", "clients-dep", "@clients/by-bun")
-		// bun runs scripts of trustedDependencies only; the bin is linked.
 		checkBinLinked(t, app, "by-bun-cli")
+		checkPostinstallRan(t, app, "@clients/by-bun")
 	})
 }
