@@ -13,15 +13,13 @@ import (
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
 
-// The fields of a published manifest that must agree with the tarball's
-// own package.json (manifest confusion: clients, audits and
-// --ignore-scripts policies trust the packument, installers run the
-// tarball). The stored version carries the tarball's values of all of
-// them, and hasInstallScript is computed from the tarball.
-var checkedFields = []string{
-	"name", "version", "dependencies", "optionalDependencies", "peerDependencies",
-	"bin", "scripts", "os", "cpu", "engines",
-}
+// fromTarball checks the fields of a published manifest that must agree
+// with the tarball's own package.json (manifest confusion: clients,
+// audits and --ignore-scripts policies trust the packument, installers
+// run the tarball): name, version, dependencies, optionalDependencies,
+// peerDependencies, bin, scripts (install-time), os, cpu, engines. The
+// stored version carries the tarball's values of all of them, and
+// hasInstallScript is computed from the tarball.
 
 // installScripts are the lifecycle scripts an install of a registry
 // tarball runs (npm's hasInstallScript rule).
