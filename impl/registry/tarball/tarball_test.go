@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha512"
 	"errors"
 	"strings"
 	"testing"
@@ -86,4 +87,65 @@ func (c *counting) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// FuzzInspect: Inspect never panics, and what it accepts keeps its
+// bounds and npm's layout rule.
+func FuzzInspect(f *testing.F) {
+	f.Add(build(&testing.T{}, map[string]string{"package/package.json": `{"name":"a"}`}, "package/package.json"))
+	f.Add(build(&testing.T{}, map[string]string{"x/package.json": `{}`, "x/a/b.js": "1", "y/package.json": "{}"}, "x/package.json", "x/a/b.js", "y/package.json"))
+	f.Add(build(&testing.T{}, map[string]string{"package/./package.json": `{}`, "package/package.json": "{}"}, "package/./package.json", "package/package.json"))
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"))
+	f.Add([]byte("not a tarball"))
+	lim := Limits{MaxUnpacked: 1 << 20, MaxEntries: 64, MaxManifest: 4096}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		info, err := Inspect(bytes.NewReader(b), lim)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not a *tarball.Error", err)
+			}
+			return
+		}
+		if info.Root == "" || strings.Contains(info.Root, "/") || info.Root == ".." || info.Root == "." {
+			t.Fatalf("root %q", info.Root)
+		}
+		if int64(len(info.Manifest)) > lim.MaxManifest || info.Entries > lim.MaxEntries || info.Unpacked > lim.MaxUnpacked {
+			t.Fatalf("bounds: %+v", info)
+		}
+		for _, p := range info.Files {
+			if strings.HasPrefix(p, "/") || strings.Contains("/"+p+"/", "/../") {
+				t.Fatalf("file %q", p)
+			}
+		}
+	})
+}
+
+func BenchmarkInspect(b *testing.B) {
+	t := &testing.T{}
+	files := map[string]string{"package/package.json": `{"name":"bench","version":"1.0.0","scripts":{"postinstall":"node x"}}`}
+	order := []string{"package/package.json"}
+	for i := range 8 {
+		n := "package/lib/f" + strings.Repeat("x", i) + ".js"
+		files[n] = strings.Repeat("module.exports = 1;\n", 50)
+		order = append(order, n)
+	}
+	tgz := build(t, files, order...)
+	b.Run("inspect", func(b *testing.B) {
+		b.SetBytes(int64(len(tgz)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Inspect(bytes.NewReader(tgz), Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The floor every publish already pays: the integrity hash.
+	b.Run("sha512-floor", func(b *testing.B) {
+		b.SetBytes(int64(len(tgz)))
+		b.ReportAllocs()
+		for b.Loop() {
+			sha512.Sum512(tgz)
+		}
+	})
 }
