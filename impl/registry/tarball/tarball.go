@@ -30,6 +30,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync"
 )
 
 // Defaults for zero Limits fields.
@@ -126,18 +127,32 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+var (
+	bufPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	gzipPool sync.Pool // *gzip.Reader
+)
+
 // Inspect reads the gzip-compressed tar in r and returns its manifest.
 func Inspect(r io.Reader, lim Limits) (*Info, error) {
 	lim = lim.withDefaults()
-	br := bufio.NewReader(r)
+	br := bufPool.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); bufPool.Put(br) }()
 	magic, err := br.Peek(2)
 	if err != nil || magic[0] != 0x1f || magic[1] != 0x8b {
 		return nil, refuse("not a gzip-compressed tar archive (no gzip header)")
 	}
-	zr, err := gzip.NewReader(br)
+	// The decompressor's state (its 32 KiB window) is reused.
+	zr, _ := gzipPool.Get().(*gzip.Reader)
+	if zr == nil {
+		zr, err = gzip.NewReader(br)
+	} else {
+		err = zr.Reset(br)
+	}
 	if err != nil {
 		return nil, refuse("not a gzip-compressed tar archive: %v", err)
 	}
+	defer gzipPool.Put(zr)
 	zr.Multistream(false)
 	cr := &countReader{r: zr, max: lim.MaxUnpacked}
 	tr := tar.NewReader(cr)
