@@ -43,7 +43,7 @@ func TestInspectBounds(t *testing.T) {
 	tw := tar.NewWriter(zw)
 	tw.WriteHeader(&tar.Header{Name: "package/package.json", Mode: 0o644, Size: 2})
 	tw.Write([]byte("{}"))
-	const big = 128 << 20 // 128 MiB of zeros: about 128 KiB compressed
+	const big = 32 << 20 // 32 MiB of zeros: about 32 KiB compressed
 	tw.WriteHeader(&tar.Header{Name: "package/zeros", Mode: 0o644, Size: big})
 	zero := make([]byte, 1<<20)
 	for range big >> 20 {
@@ -52,14 +52,14 @@ func TestInspectBounds(t *testing.T) {
 	tw.Close()
 	zw.Close()
 	cr := &counting{r: bytes.NewReader(buf.Bytes())}
-	_, err := Inspect(cr, Limits{MaxUnpacked: 4 << 20})
+	_, err := Inspect(cr, Limits{MaxUnpacked: 1 << 20})
 	if !errors.Is(err, ErrTooLarge) && !strings.Contains(err.Error(), "over") {
 		t.Fatalf("bomb: %v", err)
 	}
 	// The reader stopped early: the compressed bytes read stay near the
 	// bound's share of the stream, not the whole bomb.
 	if cr.n > int64(buf.Len())/8 {
-		t.Errorf("read %d of %d compressed bytes for a 4 MiB bound", cr.n, buf.Len())
+		t.Errorf("read %d of %d compressed bytes for a 1 MiB bound", cr.n, buf.Len())
 	}
 
 	many := map[string]string{"package/package.json": "{}"}
