@@ -235,3 +235,53 @@ func TestBuildMetadataDuplicate(t *testing.T) {
 		t.Errorf("versions after refused publishes: %v", after.Versions)
 	}
 }
+
+// npm's normalizations are not confusion: a publish whose manifest says
+// what npm derives from the tarball's package.json is accepted, and the
+// implied values are served.
+func TestManifestNormalizationsAccepted(t *testing.T) {
+	e := newEnv(t, 0)
+	for _, tc := range []struct {
+		name    string
+		tar     map[string]any
+		files   []registrytest.Entry
+		claim   map[string]any
+		wantBin string
+		install bool
+	}{
+		{name: "dirbin", tar: map[string]any{"directories": map[string]string{"bin": "./bin"}},
+			files:   []registrytest.Entry{{Name: "package/bin/one.js", Body: "x"}, {Name: "package/bin/two", Body: "x"}},
+			claim:   map[string]any{"bin": map[string]string{"one.js": "bin/one.js", "two": "bin/two"}},
+			wantBin: `{"one.js":"bin/one.js","two":"bin/two"}`},
+		{name: "gyp", files: []registrytest.Entry{{Name: "package/binding.gyp", Body: "{}"}},
+			claim: map[string]any{"scripts": map[string]string{"install": "node-gyp rebuild"}}, install: true},
+		{name: "ghdep", tar: map[string]any{"dependencies": map[string]string{"x": "user/repo"}},
+			claim: map[string]any{"dependencies": map[string]string{"x": "github:user/repo"}}},
+		{name: "vversion", tar: map[string]any{"version": "v1.0.0"}},
+		{name: "binpaths", tar: map[string]any{"bin": map[string]string{"a": "./x/../cli.js"}},
+			claim: map[string]any{"bin": map[string]string{"a": "cli.js"}}, wantBin: `{"a":"cli.js"}`},
+	} {
+		pj := map[string]any{"name": tc.name, "version": "1.0.0"}
+		for k, v := range tc.tar {
+			pj[k] = v
+		}
+		entries := append([]registrytest.Entry{{Name: "package/package.json", Body: pkgJSON(pj)}}, tc.files...)
+		tgz := registrytest.TarballOf(entries...)
+		r := e.do("PUT", "/"+tc.name, "tok-alice", registrytest.PublishDocFor(tc.name, "1.0.0", tgz, tc.claim))
+		if r.status != http.StatusCreated {
+			t.Errorf("%s: %d %s", tc.name, r.status, r.body)
+			continue
+		}
+		var p struct {
+			Versions map[string]map[string]json.RawMessage `json:"versions"`
+		}
+		json.Unmarshal(e.do("GET", "/"+tc.name, "", nil).body, &p)
+		v := p.Versions["1.0.0"]
+		if tc.wantBin != "" && string(v["bin"]) != tc.wantBin {
+			t.Errorf("%s: bin %s, want %s", tc.name, v["bin"], tc.wantBin)
+		}
+		if tc.install != (string(v["hasInstallScript"]) == "true") {
+			t.Errorf("%s: hasInstallScript %s", tc.name, v["hasInstallScript"])
+		}
+	}
+}
