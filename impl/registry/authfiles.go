@@ -269,5 +269,11 @@ func (a *Auth) ChangePassword(user, old, new string, now time.Time) error {
 		}
 		return err
 	}
-	return a.Users.ChangePassword(user, new, now)
+	if err := a.Users.ChangePassword(user, new, now); err != nil {
+		return err
+	}
+	// The iat cut-off already refuses them; revoking the records too
+	// keeps the token list (npm token list) truthful.
+	_, err := a.Records.RevokeUser(user, a.Revoked, now)
+	return err
 }
