@@ -5,7 +5,7 @@ package main
 // the change on its next login or within 100ms for tokens).
 //
 //	bun13 user add NAME [--role read|publish|admin] [--data DIR]   password on stdin
-//	bun13 user passwd NAME [--data DIR]                            password on stdin
+//	bun13 user passwd NAME [--data DIR]                            password on stdin; revokes the user's tokens
 //	bun13 user role NAME read|publish|admin [--data DIR]
 //	bun13 user remove NAME [--data DIR]                            also revokes the user's tokens
 //	bun13 user list [--data DIR]
