@@ -96,6 +96,10 @@ type Options struct {
 	// Now is the clock of the rate limits and tickets. Nil means
 	// time.Now.
 	Now func() time.Time
+	// ClientAddr is the client address tickets are budgeted per (the
+	// registry passes its trusted-proxy-aware client IP). Nil means the
+	// connection's remote host.
+	ClientAddr func(*http.Request) string
 }
 
 // Dashboard serves the paths under Prefix. Create it with New.
@@ -444,7 +448,11 @@ func (d *Dashboard) getMetrics(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) postTicket(w http.ResponseWriter, r *http.Request) {
 	user, admin := d.o.Authorize(r)
-	t, why := d.tickets.issue(user, admin, clientAddr(r), d.o.Now())
+	addr := clientAddr(r)
+	if d.o.ClientAddr != nil {
+		addr = d.o.ClientAddr(r)
+	}
+	t, why := d.tickets.issue(user, admin, addr, d.o.Now())
 	switch why {
 	case ticketAddrCap:
 		w.Header().Set("Retry-After", "30")

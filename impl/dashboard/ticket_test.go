@@ -82,3 +82,26 @@ func TestTicketRedeemFreesBudget(t *testing.T) {
 		t.Errorf("shared %d perAddr %d after expiry pruning", tk.shared, tk.perAddr["a"])
 	}
 }
+
+// Behind a proxy the registry's client address (ClientAddr) is what is
+// budgeted, not the proxy's.
+func TestTicketClientAddrHook(t *testing.T) {
+	e := newEnv(t, Options{ClientAddr: func(r *http.Request) string { return r.Header.Get("X-Client") }})
+	post := func(client string) int {
+		req := httptest.NewRequest("POST", Prefix+"/api/ticket", nil)
+		req.RemoteAddr = "192.0.2.1:1" // the proxy
+		req.Header.Set("X-Client", client)
+		w := httptest.NewRecorder()
+		e.d.ServeHTTP(w, req)
+		return w.Code
+	}
+	for range ticketPerAddr {
+		post("a")
+	}
+	if c := post("a"); c != http.StatusTooManyRequests {
+		t.Errorf("client a over its budget: %d", c)
+	}
+	if c := post("b"); c != http.StatusOK {
+		t.Errorf("client b behind the same proxy: %d", c)
+	}
+}

@@ -282,6 +282,7 @@ func (e *env) registryServe(args []string) error {
 			id, _ := registry.IdentityFrom(r.Context())
 			return id.User, id.Role == registry.RoleAdmin
 		},
+		ClientAddr: func(r *http.Request) string { return ratelimit.ClientIP(r, trusted).String() },
 		Status: func() dashboard.Status {
 			st := dashboard.Status{DNS: new(dashboard.DNSStatus(resolver.Stats()))}
 			if up != nil {
