@@ -18,6 +18,9 @@ const (
 	// CI keeps it in a secret; revocation, not expiry, is how a leaked
 	// token is stopped. Expiry bounds how long a revocation entry is kept.
 	DefaultTTL = 90 * 24 * time.Hour
+	// DefaultMaxLifetime is the longest exp - iat a Verifier accepts and
+	// an Issuer signs, unless their MaxLifetime says otherwise.
+	DefaultMaxLifetime = DefaultTTL
 )
 
 // Claims is what a token says. All times are whole seconds (JWT
@@ -61,6 +64,16 @@ type Issuer struct {
 	Issuer   string        // iss; empty means DefaultIssuer
 	Audience string        // aud; empty means DefaultAudience
 	TTL      time.Duration // lifetime of issued tokens; zero means DefaultTTL
+	// MaxLifetime bounds exp - iat of what Sign signs; zero means
+	// DefaultMaxLifetime.
+	MaxLifetime time.Duration
+}
+
+func maxLifetime(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return DefaultMaxLifetime
 }
 
 func (i *Issuer) issuer() string   { return or(i.Issuer, DefaultIssuer) }
@@ -113,6 +126,12 @@ func (i *Issuer) Sign(c Claims) (string, error) {
 	}
 	if c.ID == "" || c.ExpiresAt.IsZero() {
 		return "", errors.New("auth: sign: jti and exp are required")
+	}
+	if c.IssuedAt.IsZero() {
+		return "", errors.New("auth: sign: iat is required")
+	}
+	if m := maxLifetime(i.MaxLifetime); c.ExpiresAt.Sub(c.IssuedAt) > m {
+		return "", fmt.Errorf("auth: sign: lifetime %v is over the maximum %v", c.ExpiresAt.Sub(c.IssuedAt), m)
 	}
 	var sk *signingKey
 	if i.Keys != nil {

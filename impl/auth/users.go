@@ -60,6 +60,39 @@ type User struct {
 	Hash    string    `json:"hash"` // bcrypt
 	Role    Role      `json:"role"`
 	Created time.Time `json:"created"`
+	// PasswordChanged is when the password was last changed; tokens
+	// issued before it are refused (see TokenCurrent).
+	PasswordChanged time.Time `json:"passwordChanged,omitzero"`
+}
+
+// tokensFrom is the earliest iat a token of u may carry: the password
+// change rounded up to a whole second (iat has whole seconds).
+func (u User) tokensFrom() time.Time {
+	t := u.PasswordChanged
+	if r := t.Truncate(time.Second); r.Before(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
+
+// TokenCurrent reports whether a token of u issued at iat (whole
+// seconds; zero when the token has none) was issued after u's last
+// password change.
+func (u User) TokenCurrent(iat time.Time) bool {
+	if u.PasswordChanged.IsZero() {
+		return true
+	}
+	return !iat.IsZero() && !iat.Before(u.tokensFrom())
+}
+
+// IssueTime is the time to issue u a token at now: now, or the first
+// whole second after a password change made within the current second,
+// so that the new token is current.
+func (u User) IssueTime(now time.Time) time.Time {
+	if f := u.tokensFrom(); now.Truncate(time.Second).Before(f) {
+		return f
+	}
+	return now
 }
 
 func (u User) key() string { return u.Name }
@@ -125,13 +158,28 @@ func (u *Users) Remove(name string) error {
 	})
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password now; see ChangePassword.
 func (u *Users) SetPassword(name, password string) error {
+	return u.ChangePassword(name, password, time.Now())
+}
+
+// ChangePassword replaces a user's password at now. Every token issued
+// to the user before now stops being current (User.TokenCurrent).
+func (u *Users) ChangePassword(name, password string, now time.Time) error {
 	hash, err := HashPassword(password, u.Cost)
 	if err != nil {
 		return err
 	}
-	return u.modify(name, func(x *User) { x.Hash = hash })
+	return u.modify(name, func(x *User) {
+		x.Hash = hash
+		// Tokens issued since the last change may carry an iat up to a
+		// second ahead (IssueTime); the new cut must lie past them.
+		pc := now.UTC()
+		if !x.PasswordChanged.IsZero() && !pc.After(x.tokensFrom()) {
+			pc = x.tokensFrom().Add(time.Nanosecond)
+		}
+		x.PasswordChanged = pc
+	})
 }
 
 // SetRole changes a user's role. Tokens already issued keep the role they

@@ -2,8 +2,11 @@ package auth
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +100,10 @@ type Verifier struct {
 	// Revocations.CheckInterval on cached hits, so a revocation written by
 	// another process takes effect within that interval.
 	Revocations *Revocations
+	// MaxLifetime bounds a token's exp - iat, and exp - now: a token
+	// living longer is refused (ErrBadClaims). Zero means
+	// DefaultMaxLifetime.
+	MaxLifetime time.Duration
 	// CacheSize bounds the verified-token cache. Zero means
 	// DefaultCacheSize; negative disables the cache.
 	CacheSize int
@@ -218,6 +225,12 @@ func (v *Verifier) verify(token string, now time.Time) (Claims, error) {
 	if err != nil {
 		return Claims{}, err
 	}
+	if err := numericDates(token); err != nil {
+		return Claims{}, err
+	}
+	if m := maxLifetime(v.MaxLifetime) + leeway; c.ExpiresAt.Sub(now) > m || !c.IssuedAt.IsZero() && c.ExpiresAt.Sub(c.IssuedAt) > m {
+		return Claims{}, fmt.Errorf("%w: lifetime over the maximum %v", ErrBadClaims, maxLifetime(v.MaxLifetime))
+	}
 	// Statted only now, so that garbage tokens cannot make us stat.
 	var revs *snapshot[Revocation]
 	if r := v.Revocations; r != nil {
@@ -301,4 +314,35 @@ func classify(tok *jwt.Token, err error) error {
 		kind = ErrBadClaims // missing exp/iss/aud, claims of the wrong type
 	}
 	return fmt.Errorf("%w: %v", kind, err)
+}
+
+// numericDates refuses a token whose exp, iat or nbf is not a JSON number
+// (jwt's NumericDate also accepts a string holding digits).
+func numericDates(token string) error {
+	_, rest, _ := strings.Cut(token, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+	}
+	var dates struct {
+		Exp json.RawMessage `json:"exp"`
+		Iat json.RawMessage `json:"iat"`
+		Nbf json.RawMessage `json:"nbf"`
+	}
+	if err := json.Unmarshal(b, &dates); err != nil {
+		return fmt.Errorf("%w: payload: %v", ErrMalformed, err)
+	}
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"exp", dates.Exp}, {"iat", dates.Iat}, {"nbf", dates.Nbf}} {
+		if len(d.raw) == 0 {
+			continue
+		}
+		if c := d.raw[0]; c != '-' && (c < '0' || c > '9') {
+			return fmt.Errorf("%w: %s must be a JSON number, got %s", ErrBadClaims, d.name, d.raw)
+		}
+	}
+	return nil
 }

@@ -105,6 +105,10 @@ type Options struct {
 	// Now is the clock of the rate limits and tickets. Nil means
 	// time.Now.
 	Now func() time.Time
+	// ClientAddr is the client address tickets are budgeted per (the
+	// registry passes its trusted-proxy-aware client IP). Nil means the
+	// connection's remote host.
+	ClientAddr func(*http.Request) string
 }
 
 // Dashboard serves the paths under Prefix. Create it with New.
@@ -530,8 +534,18 @@ func (d *Dashboard) getMetrics(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) postTicket(w http.ResponseWriter, r *http.Request) {
 	user, admin := d.o.Authorize(r)
-	t, ok := d.tickets.issue(user, admin, d.o.Now())
-	if !ok {
+	addr := clientAddr(r)
+	if d.o.ClientAddr != nil {
+		addr = d.o.ClientAddr(r)
+	}
+	t, why := d.tickets.issue(user, admin, addr, d.o.Now())
+	switch why {
+	case ticketAddrCap:
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusTooManyRequests, "too-many-tickets", "too many tickets outstanding for this address", codes.NoOffset)
+		return
+	case ticketFull:
+		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many tickets outstanding", codes.NoOffset)
 		return
 	}

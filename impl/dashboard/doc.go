@@ -105,7 +105,10 @@
 // Browsers cannot set an Authorization header on a WebSocket, so the page
 // first POSTs /_dashboard/api/ticket (with its bearer token, if it has one)
 // and opens /_dashboard/ws?ticket=T; the ticket carries the identity
-// Authorize gave, is single-use and lasts 30 seconds. Without a ticket the
+// Authorize gave, is single-use and lasts 30 seconds. Tickets are
+// budgeted: 16 outstanding non-admin tickets per client address, 896 for
+// all non-admins, and the last 128 of 1024 for authenticated admins, so
+// anonymous clients cannot starve the admins. Without a ticket the
 // WebSocket request itself is authorized. Origins are checked
 // (same-origin unless OriginPatterns says more); messages over MaxMessage
 // bytes close the connection; a client whose queue of MaxQueue messages is

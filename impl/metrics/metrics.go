@@ -152,10 +152,16 @@ func (m *Metrics) Request(method, route string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
+	method = Method(method)
+	if http.StatusText(status) == "" {
+		status = 0 // one "other" series for unknown codes
+	}
 	k := reqKey{method, route, status}
 	c, ok := m.children.Load(k)
 	if !ok {
-		s := strconv.Itoa(status)
+		route = Route(route)
+		k.route = route
+		s := Status(status)
 		c, _ = m.children.LoadOrStore(k, &reqChildren{
 			count: m.requests.WithLabelValues(method, route, s),
 			dur:   m.duration.WithLabelValues(method, route, s),

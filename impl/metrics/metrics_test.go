@@ -184,3 +184,27 @@ func BenchmarkRequest(b *testing.B) {
 		}
 	})
 }
+
+func TestRequestLabelsClosed(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Request("GET", "/:name", 200, time.Millisecond)
+	before := testutil.CollectAndCount(m.requests)
+	for i := range 1000 {
+		m.Request(strings.Repeat("X", 200)+strconv.Itoa(i), "/:name", 200, time.Millisecond)
+		m.Request("GET", "/raw%2fpath?"+strconv.Itoa(i), 200, time.Millisecond)
+		m.Request("GET", "/:name", 1000+i, time.Millisecond)
+	}
+	// OTHER method, "other" route, "other" status: three series.
+	if got := testutil.CollectAndCount(m.requests); got != before+3 {
+		t.Errorf("series after 3000 garbage requests: %d, want %d", got, before+3)
+	}
+	for _, tc := range [][2]string{{Method("get"), "OTHER"}, {Method("PATCH"), "PATCH"}, {Route("/:name/-/:file"), "/:name/-/:file"}, {Route("/a%2f"), "other"}, {Status(299), "other"}, {Status(404), "404"}} {
+		if tc[0] != tc[1] {
+			t.Errorf("got %q, want %q", tc[0], tc[1])
+		}
+	}
+}

@@ -15,9 +15,10 @@
 //		return
 //	}
 //
-// For logins, check the login class under both the client key and the
-// attempted user name ("login:"+name) so that neither one address trying many
-// names nor many addresses trying one name gets more than the login budget.
+// For logins, check the login class under the client key; the registry
+// bounds guesses per account with its own lockout (failures per account
+// and address, and per account), so that many addresses failing for one
+// name do not lock its owner out everywhere.
 //
 // Time is always passed in, so tests step a fake clock and the hot path never
 // reads the clock itself. A [Limiter]'s fields must be set before its first

@@ -100,3 +100,10 @@ type Authenticator interface {
 	// Logout revokes token (npm logout sends the token itself).
 	Logout(token string, now time.Time) error
 }
+
+// PasswordChanger is an Authenticator that lets users change their own
+// password (npm profile set password: POST /-/npm/v1/user). Tokens issued
+// before the change stop working.
+type PasswordChanger interface {
+	ChangePassword(user, old, new string, now time.Time) error
+}

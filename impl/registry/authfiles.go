@@ -20,6 +20,7 @@ type AuthPaths struct {
 	UsersFile   string
 	TokensFile  string
 	RevokedFile string
+	ScopesFile  string
 }
 
 func (p AuthPaths) path(f, def string) string {
@@ -39,6 +40,8 @@ type Auth struct {
 	Users    *auth.Users
 	Records  *auth.Tokens
 	Revoked  *auth.Revocations
+	// Scopes are the scope owners and members (DATA/scopes.json).
+	Scopes *auth.Scopes
 	// KeyCreated is set when OpenAuth generated the signing key.
 	KeyCreated bool
 }
@@ -75,8 +78,14 @@ func OpenAuth(p AuthPaths, ttl time.Duration) (*Auth, error) {
 	if a.Revoked, err = auth.OpenRevocations(p.path(p.RevokedFile, auth.RevocationsFile)); err != nil {
 		return nil, err
 	}
-	a.Issuer = &auth.Issuer{Keys: a.Keys, TTL: ttl}
-	a.Verifier = &auth.Verifier{Keys: a.Keys, Revocations: a.Revoked}
+	if a.Scopes, err = auth.OpenScopes(p.path(p.ScopesFile, auth.ScopesFile)); err != nil {
+		return nil, err
+	}
+	// Tokens may live as long as the login lifetime, at least the
+	// default 90 days (auth.DefaultMaxLifetime); a longer exp is refused.
+	maxLife := max(ttl, auth.DefaultMaxLifetime)
+	a.Issuer = &auth.Issuer{Keys: a.Keys, TTL: ttl, MaxLifetime: maxLife}
+	a.Verifier = &auth.Verifier{Keys: a.Keys, Revocations: a.Revoked, MaxLifetime: maxLife}
 	return a, nil
 }
 
@@ -88,6 +97,10 @@ func (a *Auth) PublicKey() ed25519.PublicKey {
 
 // errUserGone: the token's user was removed from the users file.
 var errUserGone = errors.New("token user no longer exists")
+
+// errPasswordChanged: the token was issued before its user's last
+// password change.
+var errPasswordChanged = errors.New("token issued before the last password change")
 
 // Verify implements Authenticator. Beyond the signature and claims, the
 // token's user must still exist, and the token's role is capped by the
@@ -102,6 +115,9 @@ func (a *Auth) Verify(token string, now time.Time) (Identity, error) {
 	if !ok {
 		return Identity{}, errUserGone
 	}
+	if !u.TokenCurrent(c.IssuedAt) {
+		return Identity{}, errPasswordChanged
+	}
 	role := c.Role
 	if u.Role < role {
 		role = u.Role
@@ -114,6 +130,8 @@ func (a *Auth) Reason(err error) string {
 	switch {
 	case errors.Is(err, errUserGone):
 		return "unknown_user"
+	case errors.Is(err, errPasswordChanged):
+		return "password_changed"
 	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, ErrBadCredentials):
 		return "bad_credentials"
 	}
@@ -121,7 +139,7 @@ func (a *Auth) Reason(err error) string {
 }
 
 func (a *Auth) issue(u auth.User, role auth.Role, now time.Time) (string, auth.TokenRecord, error) {
-	tok, claims, err := a.Issuer.Issue(u.Name, role, now)
+	tok, claims, err := a.Issuer.Issue(u.Name, role, u.IssueTime(now))
 	if err != nil {
 		return "", auth.TokenRecord{}, err
 	}
@@ -240,4 +258,22 @@ func (a *Auth) Logout(token string, now time.Time) error {
 		return err
 	}
 	return a.Revoked.Revoke(now, auth.Revocation{ID: c.ID, Expires: c.ExpiresAt, Revoked: now})
+}
+
+// ChangePassword implements PasswordChanger: old is checked, then the
+// password is replaced and every token issued before is refused.
+func (a *Auth) ChangePassword(user, old, new string, now time.Time) error {
+	if _, err := a.Users.Authenticate(user, old, now); err != nil {
+		if errors.Is(err, auth.ErrBadCredentials) {
+			return fmt.Errorf("%w: %w", ErrBadCredentials, err)
+		}
+		return err
+	}
+	if err := a.Users.ChangePassword(user, new, now); err != nil {
+		return err
+	}
+	// The iat cut-off already refuses them; revoking the records too
+	// keeps the token list (npm token list) truthful.
+	_, err := a.Records.RevokeUser(user, a.Revoked, now)
+	return err
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/registry/pkgname"
+	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
 
 // person is a maintainer or publisher as npm writes them.
@@ -157,6 +158,35 @@ func (d *doc) everPublished(v string) bool {
 	return false
 }
 
+// sameVersion returns a version ever published that equals v once build
+// metadata is ignored ("1.0.0" for "1.0.0+rebuilt"), or "".
+func (d *doc) sameVersion(v string) string {
+	core := stripBuild(v)
+	for old := range d.Time {
+		if old != "created" && old != "modified" && old != v && stripBuild(old) == core {
+			return old
+		}
+	}
+	for old := range d.Versions {
+		if old != v && stripBuild(old) == core {
+			return old
+		}
+	}
+	if d.Unpublished != nil {
+		for _, old := range d.Unpublished.Versions {
+			if old != v && stripBuild(old) == core {
+				return old
+			}
+		}
+	}
+	return ""
+}
+
+func stripBuild(v string) string {
+	v, _, _ = strings.Cut(v, "+")
+	return v
+}
+
 // isMaintainer reports whether user may write to the package.
 func (d *doc) isMaintainer(user string) bool {
 	for _, m := range d.Maintainers {
@@ -257,7 +287,7 @@ func (d *doc) checkWriter(a actor) error {
 
 // applyPublish checks a publish body against d and adds its version. d is
 // a private copy; nothing is stored here.
-func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict bool) (*published, error) {
+func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict bool, lim tarcheck.Limits) (*published, error) {
 	if err := d.checkWriter(a); err != nil {
 		return nil, err
 	}
@@ -286,6 +316,9 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 	}
 	if d.everPublished(version) {
 		return nil, errorf(http.StatusForbidden, "cannot publish over the previously published version %s@%s", d.Name, version)
+	}
+	if old := d.sameVersion(version); old != "" {
+		return nil, errorf(http.StatusForbidden, "cannot publish %s@%s: it is the previously published version %s with other build metadata (semver and npm treat them as one version)", d.Name, version, old)
 	}
 
 	file := pkgname.TarballFile(d.Name, version)
@@ -317,6 +350,10 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 	if err != nil {
 		return nil, err
 	}
+	own, err := fromTarball(d.Name, version, m, tgz, lim)
+	if err != nil {
+		return nil, err
+	}
 
 	// Tags in the body must name the version being published.
 	tags := map[string]string{}
@@ -337,8 +374,12 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 	out["_npmUser"] = who
 	delete(out, "_attachments")
 	delete(out, "_rev")
-	if hasInstallScript(m["scripts"]) {
-		out["hasInstallScript"] = json.RawMessage("true")
+	for k, v := range own {
+		if v == nil {
+			delete(out, k)
+		} else {
+			out[k] = v
+		}
 	}
 	if len(d.Maintainers) == 0 {
 		d.Maintainers = []person{{Name: a.name, Email: a.email}}
@@ -433,19 +474,6 @@ func digest(alg string, b []byte) ([]byte, bool) {
 		return s[:], true
 	}
 	return nil, false
-}
-
-func hasInstallScript(raw json.RawMessage) bool {
-	var scripts map[string]json.RawMessage
-	if json.Unmarshal(raw, &scripts) != nil {
-		return false
-	}
-	for _, k := range []string{"preinstall", "install", "postinstall"} {
-		if _, ok := scripts[k]; ok {
-			return true
-		}
-	}
-	return false
 }
 
 // applyMetadata applies a packument PUT without attachments: what npm

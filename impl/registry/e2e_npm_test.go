@@ -248,6 +248,15 @@ func TestNpmEndToEnd(t *testing.T) {
 		map[string]string{"index.js": "module.exports = require('e2e-pkg');\n"})
 	npm.run(lib, false, "publish", "--access", "public")
 
+	// A package with an install script and a bin entry (as a string, so
+	// npm normalizes it): the packument carries the tarball's values.
+	tool := filepath.Join(work, "tool")
+	writePkg(t, tool, map[string]any{"name": "toolpkg", "version": "1.0.0", "main": "index.js", "license": "MIT",
+		"bin": "./cli.js", "scripts": map[string]string{"postinstall": postinstallScript}},
+		map[string]string{"index.js": "module.exports = 'tool';\n", "cli.js": "#!/usr/bin/env node\nconsole.log('toolpkg');\n"})
+	npm.run(tool, false, "publish")
+	checkServedScriptsAndBin(t, live.url, "toolpkg", map[string]string{"toolpkg": "cli.js"})
+
 	// A second publish of the same version is refused.
 	// npm itself checks first; the registry's 403 backs it up.
 	out = npm.run(lib, true, "publish")
@@ -285,7 +294,12 @@ func TestNpmEndToEnd(t *testing.T) {
 	// install into a fresh project.
 	app := filepath.Join(work, "app")
 	writePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
-	npm.run(app, false, "install", "@e2e/lib")
+	npm.run(app, false, "install", "@e2e/lib", "toolpkg")
+	checkBinLinked(t, app, "toolpkg")
+	checkPostinstallRan(t, app, "toolpkg")
+	if out := npm.run(app, false, "exec", "--", "toolpkg"); !strings.Contains(out, "toolpkg") {
+		t.Errorf("npm exec toolpkg: %q", out)
+	}
 	got, err := os.ReadFile(filepath.Join(app, "node_modules", "e2e-pkg", "index.js"))
 	if err != nil || !strings.Contains(string(got), "1.1.0") {
 		t.Errorf("installed e2e-pkg: %q %v", got, err)

@@ -122,7 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.log.Enabled(r.Context(), level) {
 		attrs := []slog.Attr{
 			slog.String("id", rid),
-			slog.String("method", r.Method),
+			slog.String("method", logMethod(r.Method)),
 			slog.String("route", c.rt.tpl),
 			slog.Int("status", status),
 			slog.Duration("duration", d),
@@ -136,8 +136,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			attrs = append(attrs, slog.String("error", c.errMsg))
 		}
 		if c.cfg.FeatureFlags&config.Debug != 0 {
-			attrs = append(attrs, slog.String("path", r.URL.Path), slog.String("remote", r.RemoteAddr),
-				slog.String("ua", r.UserAgent()))
+			attrs = append(attrs, slog.String("path", redactPath(c.rt, r.URL.Path)), slog.String("remote", r.RemoteAddr),
+				slog.String("ua", redactText(r.UserAgent())))
+			if q := redactQuery(r.URL.RawQuery); q != "" {
+				attrs = append(attrs, slog.String("query", q))
+			}
 		}
 		s.log.LogAttrs(r.Context(), level, "request", attrs...)
 	}
@@ -148,6 +151,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(c *call, now time.Time) {
 	r := c.r
 	flags := c.cfg.FeatureFlags
+	if smuggled(r) {
+		c.w.Header().Set("Connection", "close")
+		c.fail(http.StatusBadRequest, "a request may not carry both Content-Length and Transfer-Encoding (RFC 9112 section 6.1)")
+		return
+	}
+	limit := int64(maxSmallBody)
+	if r.Method == http.MethodPut && (c.rt == rtPublish || c.rt == rtRev) {
+		limit = s.opts.MaxPublishBytes
+	}
+	if !c.guardBody(limit) {
+		return
+	}
 	authz := r.Header.Get("Authorization")
 	if len(authz) > s.opts.MaxAuthHeader {
 		c.fail(http.StatusRequestHeaderFieldsTooLarge, "Authorization header too large")
@@ -334,6 +349,10 @@ func (c *call) readJSON(limit int64, v any) error {
 		return errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", c.r.ContentLength, limit)
 	}
 	body := http.MaxBytesReader(c.w.ResponseWriter, c.r.Body, limit)
+	defer func() {
+		// Read or failed: the body's deadline is no longer needed.
+		_ = http.NewResponseController(c.w.ResponseWriter).SetReadDeadline(time.Time{})
+	}()
 	var buf bytes.Buffer
 	if c.r.ContentLength > 0 {
 		buf.Grow(int(c.r.ContentLength))
@@ -342,6 +361,10 @@ func (c *call) readJSON(limit int64, v any) error {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
 			return errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes", limit)
+		}
+		if bodyTimedOut(err) {
+			c.w.Header().Set("Connection", "close")
+			return errorf(http.StatusRequestTimeout, "request body too slow: it must arrive within %v plus one second per %d bytes", c.s.bodyGrace, c.s.minBodyRate)
 		}
 		return errorf(http.StatusBadRequest, "reading body: %v", err)
 	}

@@ -89,6 +89,7 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 	}
 	s.docs.put(name, d)
 	s.index.update(d)
+	s.similar.update(d)
 	s.account(old, d)
 	if after != nil {
 		if err := after(ctx); err != nil {
@@ -348,6 +349,14 @@ func (c *call) putPackument(rev string) {
 		c.fail(http.StatusBadRequest, err.Error())
 		return
 	}
+	release, ok := c.s.pubSlots.acquire(c.ctx(), publishWait)
+	if !ok {
+		c.w.Header().Set("Retry-After", itoa(publishRetryAfter))
+		c.w.Header().Set("Connection", "close")
+		c.fail(http.StatusServiceUnavailable, "too many publishes in progress; retry later")
+		return
+	}
+	defer release()
 	var body publishBody
 	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
 		c.failErr(err)
@@ -369,10 +378,17 @@ func (c *call) putPackument(rev string) {
 	a := c.actor()
 	if len(body.Attachments) > 0 {
 		var pub *published
-		d, err := c.s.write(c.ctx(), c.name, func(d *doc, _ bool) (func(context.Context) error, func(context.Context) error, error) {
-			p, err := d.applyPublish(&body, a, now, strict)
+		override := a.admin && c.r.URL.Query().Get("allow-similar") == "true"
+		d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+			p, err := d.applyPublish(&body, a, now, strict, c.s.tarLimits)
 			if err != nil {
 				return nil, nil, err
+			}
+			if !exists {
+				// Last, so a refused publish claims nothing.
+				if err := c.s.newPackage(c.name, a, override, now); err != nil {
+					return nil, nil, err
+				}
 			}
 			pub = p
 			return func(ctx context.Context) error {

@@ -382,7 +382,9 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestConcurrentPublish(t *testing.T) {
-	e := newEnv(t, 0)
+	// Every publish must be able to hold its body at once: this test is
+	// about the key lock, not the publish-slot bound (TestPublishSlots).
+	e := newEnv(t, 0, func(o *Options) { o.MaxConcurrentPublishes = 64 })
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan string, n)

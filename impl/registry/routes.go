@@ -34,6 +34,9 @@ var (
 	rtVersion    = &route{tpl: "/:name/:version", class: ratelimit.ClassRead, h: (*call).versionGET}
 	rtTarball    = &route{tpl: "/:name/-/:file", class: ratelimit.ClassRead, h: (*call).tarball}
 	rtTarballRev = &route{tpl: "/:name/-/:file/-rev/:rev", class: ratelimit.ClassPublish, h: (*call).deleteTarball}
+	rtOrgUsers   = &route{tpl: "/-/org/:scope/user", class: ratelimit.ClassPublish, h: (*call).orgUsers}
+	rtScopes     = &route{tpl: "/-/bun13/scopes", class: ratelimit.ClassPublish, h: (*call).scopesAdmin}
+	rtScope      = &route{tpl: "/-/bun13/scopes/:scope", class: ratelimit.ClassPublish, h: (*call).scopesAdmin}
 	rtMetrics    = &route{tpl: "/metrics", class: ratelimit.ClassRead, h: (*call).metrics}
 	rtMux        = &route{tpl: "/_*", class: ratelimit.ClassRead, h: (*call).mux}
 	rtNotFound   = &route{tpl: "other", class: ratelimit.ClassRead, public: true, h: (*call).notFound}
@@ -123,6 +126,18 @@ func (s *Server) matchSpecial(c *call, rest string) *route {
 		return rtProfile
 	case "npm/v1/tokens":
 		return rtTokens
+	case "bun13/scopes":
+		return rtScopes
+	}
+	if sc, ok := strings.CutPrefix(rest, "bun13/scopes/"); ok && sc != "" && !strings.Contains(sc, "/") {
+		c.user = sc
+		return rtScope
+	}
+	if o, ok := strings.CutPrefix(rest, "org/"); ok {
+		if sc, ok := strings.CutSuffix(o, "/user"); ok && sc != "" && !strings.Contains(sc, "/") {
+			c.user = sc
+			return rtOrgUsers
+		}
 	}
 	if u, ok := strings.CutPrefix(rest, "user/org.couchdb.user:"); ok {
 		// npm may append /-rev/REV when retrying a login after 409.

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,10 +33,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/registry/storage"
+	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
 
 // Defaults for zero Options fields.
@@ -106,6 +110,26 @@ type Options struct {
 	// TarballCacheBytes bounds the memory kept for small tarballs. Zero
 	// means 64 MiB; negative disables the cache.
 	TarballCacheBytes int64
+	// Tarball bounds the inspection of published tarballs (decompressed
+	// size, entries, package.json size). Zero fields: tarball's defaults.
+	Tarball tarcheck.Limits
+	// BodyGrace and MinBodyRate bound how long a request body may take:
+	// grace + size/rate (zero: DefaultBodyGrace, DefaultMinBodyRate
+	// bytes per second). A body past its deadline gets 408 and the
+	// connection is closed.
+	BodyGrace   time.Duration
+	MinBodyRate int64
+	// MaxConcurrentPublishes bounds the package PUT bodies held at once
+	// (503 with Retry-After past it). Zero means
+	// DefaultMaxConcurrentPublishes. Memory for bodies is bounded by
+	// MaxConcurrentPublishes x MaxPublishBytes x 3 (JSON, base64 string,
+	// decoded tarball).
+	MaxConcurrentPublishes int
+	// Scopes are the owners and members of scopes: only they may create
+	// packages in a scope (the first publisher in an unowned scope
+	// becomes its owner). Nil means the Scopes of Auth when it is an
+	// *Auth, else scopes kept in memory.
+	Scopes *auth.Scopes
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -129,10 +153,18 @@ type Server struct {
 	limits  *ratelimit.Classes
 	preAuth *ratelimit.Limiter
 
+	tarLimits   tarcheck.Limits
+	bodyGrace   time.Duration
+	minBodyRate int64
+	pubSlots    *publishSlots
+	lockout     *lockout
+	scopes      *auth.Scopes
+
 	locks   keyLocks
 	docs    docCache
 	blobs   blobCache
 	index   searchIndex
+	similar similarIndex
 	ridBase string
 	ridSeq  atomic.Uint64
 
@@ -181,6 +213,27 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if s.opts.MaxAuthHeader <= 0 {
 		s.opts.MaxAuthHeader = DefaultMaxAuthHeader
 	}
+	s.tarLimits = o.Tarball
+	s.bodyGrace, s.minBodyRate = o.BodyGrace, o.MinBodyRate
+	if s.bodyGrace <= 0 {
+		s.bodyGrace = DefaultBodyGrace
+	}
+	if s.minBodyRate <= 0 {
+		s.minBodyRate = DefaultMinBodyRate
+	}
+	if o.MaxConcurrentPublishes <= 0 {
+		o.MaxConcurrentPublishes = DefaultMaxConcurrentPublishes
+	}
+	s.pubSlots = newPublishSlots(o.MaxConcurrentPublishes)
+	s.lockout = newLockout()
+	s.scopes = o.Scopes
+	if s.scopes == nil {
+		if a, ok := o.Auth.(*Auth); ok && a.Scopes != nil {
+			s.scopes = a.Scopes
+		} else {
+			s.scopes, _ = auth.OpenScopes("") // in memory: cannot fail
+		}
+	}
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
 	s.docs.max = o.CacheEntries
 	if s.docs.max <= 0 {
@@ -223,6 +276,11 @@ func (s *Server) loadAll(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("registry: list packages: %w", err)
 	}
+	type scoped struct {
+		pkg    string
+		people []string
+	}
+	found := map[string][]scoped{}
 	for _, n := range names {
 		b, err := s.backend.GetDocument(ctx, n)
 		if err != nil {
@@ -234,7 +292,32 @@ func (s *Server) loadAll(ctx context.Context) error {
 		}
 		s.account(nil, d)
 		s.index.update(d)
+		s.similar.update(d)
 		s.docs.put(n, d)
+		if scope, _ := pkgname.Split(d.Name); scope != "" {
+			var people []string
+			for _, m := range d.Maintainers {
+				people = append(people, m.Name)
+			}
+			found[scope] = append(found[scope], scoped{d.Name, people})
+		}
+	}
+	// Scopes of packages stored before scopes had owners: owned by the
+	// first maintainer of the scope's first package (by name), the other
+	// maintainers of its packages are members.
+	seed := map[string][]string{}
+	for scope, pkgs := range found {
+		slices.SortFunc(pkgs, func(a, b scoped) int { return strings.Compare(a.pkg, b.pkg) })
+		for _, p := range pkgs {
+			seed[scope] = append(seed[scope], p.people...)
+		}
+	}
+	added, err := s.scopes.Seed(seed, s.now())
+	if err != nil {
+		return fmt.Errorf("registry: scopes: %w", err)
+	}
+	if len(added) > 0 {
+		s.log.Info("scopes of existing packages given owners", "scopes", added)
 	}
 	return nil
 }
@@ -290,6 +373,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -300,7 +384,7 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer(ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(framingListener{ln}) }()
 	select {
 	case err := <-errc:
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/bun13/bun13/impl/config"
@@ -93,16 +94,8 @@ func (c *call) login() {
 		return
 	}
 	now := c.s.now()
-	if c.cfg.FeatureFlags&config.RateLimit != 0 {
-		// The client key was charged by the middleware; charging the
-		// attempted name too stops many addresses guessing one password.
-		d := c.s.limits.Allow(ratelimit.ClassLogin, "login:"+c.user, now)
-		if !d.Allowed {
-			ratelimit.SetHeaders(c.w.Header(), d)
-			c.s.metrics.RateLimited(ratelimit.ClassLogin)
-			c.fail(http.StatusTooManyRequests, "too many login attempts")
-			return
-		}
+	if !c.passwordAllowed(c.user, now) {
+		return
 	}
 	if c.s.auth == nil {
 		c.fail(http.StatusUnauthorized, "logins are disabled")
@@ -114,6 +107,7 @@ func (c *call) login() {
 		if exists || !c.s.opts.OpenRegistration {
 			// One answer for unknown users and wrong passwords: the
 			// response must not tell which names exist.
+			c.passwordFailed(c.user, now)
 			c.s.metrics.AuthFailure(c.s.auth.Reason(err))
 			c.unauthorized("bad user name or password (new users are added by an admin: bun13 user add)")
 			return
@@ -129,6 +123,7 @@ func (c *call) login() {
 		}
 		c.s.log.Info("user registered", "user", c.user)
 	}
+	c.s.lockout.succeed(c.user, c.clientAddr())
 	c.id = id
 	c.json(http.StatusCreated, map[string]any{
 		"ok":    true,
@@ -162,13 +157,22 @@ func (c *call) logout() {
 }
 
 func (c *call) profile() {
-	if c.r.Method != http.MethodGet {
-		c.methodNotAllowed("GET")
+	switch c.r.Method {
+	case http.MethodGet, http.MethodHead:
+	case http.MethodPost:
+		c.changePassword()
+		return
+	default:
+		c.methodNotAllowed("GET, HEAD, POST")
 		return
 	}
 	if !c.requireUser() {
 		return
 	}
+	c.writeProfile()
+}
+
+func (c *call) writeProfile() {
 	email := c.id.Email
 	if c.s.auth != nil {
 		if e, ok := c.s.auth.UserEmail(c.id.User); ok {
@@ -179,6 +183,57 @@ func (c *call) profile() {
 		"name": c.id.User, "email": email, "email_verified": false, "tfa": false,
 		"fullname": "", "homepage": "", "freenode": "", "twitter": "", "github": "",
 	})
+}
+
+type profileBody struct {
+	Password *struct {
+		Old string `json:"old"`
+		New string `json:"new"`
+	} `json:"password"`
+}
+
+// changePassword handles POST /-/npm/v1/user with {"password": {"old",
+// "new"}} (npm profile set password): the old password is checked (and
+// charged to the lockout), then every token issued before stops working,
+// the one of this request included.
+func (c *call) changePassword() {
+	if !c.requireUser() {
+		return
+	}
+	pc, ok := c.s.auth.(PasswordChanger)
+	if !ok {
+		c.fail(http.StatusNotFound, "password changes are not supported here")
+		return
+	}
+	var body profileBody
+	if err := c.readJSON(maxSmallBody, &body); err != nil {
+		c.failErr(err)
+		return
+	}
+	if body.Password == nil {
+		c.fail(http.StatusBadRequest, "only the password can be changed here (body: {\"password\": {\"old\": ..., \"new\": ...}})")
+		return
+	}
+	if body.Password.Old == "" || body.Password.New == "" {
+		c.fail(http.StatusBadRequest, "password.old and password.new are required")
+		return
+	}
+	now := c.s.now()
+	if !c.passwordAllowed(c.id.User, now) {
+		return
+	}
+	if err := pc.ChangePassword(c.id.User, body.Password.Old, body.Password.New, now); err != nil {
+		if errors.Is(err, ErrBadCredentials) {
+			c.passwordFailed(c.id.User, now)
+			c.s.metrics.AuthFailure(c.s.auth.Reason(err))
+			c.unauthorized("bad password")
+			return
+		}
+		c.fail(http.StatusBadRequest, err.Error())
+		return
+	}
+	c.s.log.Info("password changed", "user", c.id.User)
+	c.writeProfile()
 }
 
 type tokenBody struct {
@@ -199,7 +254,7 @@ func (c *call) tokens() {
 		return
 	}
 	switch c.r.Method {
-	case http.MethodGet:
+	case http.MethodGet, http.MethodHead:
 		recs, err := c.s.auth.Tokens(c.id.User)
 		if err != nil {
 			c.failErr(err)
@@ -225,9 +280,13 @@ func (c *call) tokens() {
 			return
 		}
 		now := c.s.now()
+		if !c.passwordAllowed(c.id.User, now) {
+			return
+		}
 		tok, rec, err := c.s.auth.CreateToken(c.id.User, body.Password, body.ReadOnly, body.CIDR, now)
 		if err != nil {
 			if errors.Is(err, ErrBadCredentials) {
+				c.passwordFailed(c.id.User, now)
 				c.s.metrics.AuthFailure(c.s.auth.Reason(err))
 				c.unauthorized("bad password")
 				return
@@ -244,7 +303,7 @@ func (c *call) tokens() {
 			"updated": rec.Updated.UTC().Format(time.RFC3339),
 		})
 	default:
-		c.methodNotAllowed("GET, POST")
+		c.methodNotAllowed("GET, HEAD, POST")
 	}
 }
 
@@ -270,4 +329,30 @@ func (c *call) deleteToken() {
 		return
 	}
 	c.w.WriteHeader(http.StatusNoContent)
+}
+
+// clientAddr is the client's address for the login lockout: the peer, or
+// X-Forwarded-For from a trusted proxy.
+func (c *call) clientAddr() string {
+	if c.ip.IsValid() {
+		return c.ip.String()
+	}
+	return ratelimit.ClientIP(c.r, c.s.opts.TrustedProxies).String()
+}
+
+// passwordAllowed applies the login lockout (see lockout.go) before a
+// password of account is checked; it answers 429 when not allowed.
+func (c *call) passwordAllowed(account string, now time.Time) bool {
+	retry, ok := c.s.lockout.allow(account, c.clientAddr(), now)
+	if ok {
+		return true
+	}
+	c.w.Header().Set("Retry-After", strconv.FormatInt(int64(max(time.Second, retry.Round(time.Second))/time.Second), 10))
+	c.s.metrics.RateLimited(ratelimit.ClassLogin)
+	c.fail(http.StatusTooManyRequests, "too many failed password attempts for this account from this address; retry later")
+	return false
+}
+
+func (c *call) passwordFailed(account string, now time.Time) {
+	c.s.lockout.fail(account, c.clientAddr(), now)
 }

@@ -4,7 +4,7 @@ package main
 //
 //	bun13 registry serve [--addr HOST:PORT] [--data DIR] [--lockfile FILE]
 //	    [--key-file F] [--users-file F] [--upstream URL] [--public-url URL]
-//	    [--max-publish-bytes N] [--rate-read N] [--rate-publish N]
+//	    [--max-publish-bytes N] [--max-concurrent-publishes N] [--rate-read N] [--rate-publish N]
 //	    [--rate-login N] [--trusted-proxies CIDR,...] [--open-registration]
 //	    [--token-ttl D] [--access-log=false] [--log-level L]
 //	    [--rewrite-registry-hash]
@@ -125,6 +125,7 @@ func (e *env) registryServe(args []string) error {
 	rewriteHash := fs.Bool("rewrite-registry-hash", false, "record the upstream's hash in bun.lockb when it differs, instead of refusing to start")
 	publicURL := fs.String("public-url", e.envDefault("BUN13_REGISTRY_PUBLIC_URL", ""), "base URL written into packuments (default: from the request's Host)")
 	maxPublish := fs.String("max-publish-bytes", e.envDefault("BUN13_REGISTRY_MAX_PUBLISH_BYTES", "50MiB"), "largest publish body (bytes, or with KiB/MiB/GiB)")
+	maxConcPublish := fs.Int("max-concurrent-publishes", envInt(e, "BUN13_REGISTRY_MAX_CONCURRENT_PUBLISHES", registry.DefaultMaxConcurrentPublishes), "publish bodies held at once (503 past it); memory for them is at most this x --max-publish-bytes x 3")
 	rateRead := fs.Int("rate-read", envInt(e, "BUN13_REGISTRY_RATE_READ", ratelimit.DefaultReadPerMinute), "reads per minute per client (with RATE_LIMIT)")
 	ratePublish := fs.Int("rate-publish", envInt(e, "BUN13_REGISTRY_RATE_PUBLISH", ratelimit.DefaultPublishPerMinute), "publishes per minute per client")
 	rateLogin := fs.Int("rate-login", envInt(e, "BUN13_REGISTRY_RATE_LOGIN", ratelimit.DefaultLoginPerMinute), "logins per minute per client and per user name")
@@ -278,9 +279,10 @@ func (e *env) registryServe(args []string) error {
 			hdrs.Next = h
 			return hdrs
 		},
-		OpenRegistration: *openReg,
-		MaxPublishBytes:  maxBytes,
-		AccessLog:        *accessLog,
+		OpenRegistration:       *openReg,
+		MaxPublishBytes:        maxBytes,
+		MaxConcurrentPublishes: *maxConcPublish,
+		AccessLog:              *accessLog,
 	})
 	if err != nil {
 		return err
@@ -297,6 +299,7 @@ func (e *env) registryServe(args []string) error {
 			id, _ := registry.IdentityFrom(r.Context())
 			return id.User, id.Role == registry.RoleAdmin
 		},
+		ClientAddr: func(r *http.Request) string { return ratelimit.ClientIP(r, trusted).String() },
 		Status: func() dashboard.Status {
 			st := dashboard.Status{DNS: new(dashboard.DNSStatus(resolver.Stats()))}
 			if up != nil {

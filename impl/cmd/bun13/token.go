@@ -42,6 +42,9 @@ func (e *env) tokenCmd(args []string) error {
 		if *ttl <= 0 {
 			return usagef("token issue: --ttl must be positive")
 		}
+		if *ttl > auth.DefaultMaxLifetime {
+			fmt.Fprintf(e.stderr, "warning: the server refuses tokens living longer than its --token-ttl (%v by default)\n", auth.DefaultMaxLifetime)
+		}
 		a, err := paths.auth(*ttl)
 		if err != nil {
 			return err
@@ -59,7 +62,7 @@ func (e *env) tokenCmd(args []string) error {
 				return fmt.Errorf("user %s has role %s, cannot issue a %s token", u.Name, u.Role, r)
 			}
 		}
-		tok, claims, err := a.Issuer.Issue(u.Name, r, now)
+		tok, claims, err := a.Issuer.Issue(u.Name, r, u.IssueTime(now))
 		if err != nil {
 			return err
 		}

@@ -5,7 +5,7 @@ package main
 // the change on its next login or within 100ms for tokens).
 //
 //	bun13 user add NAME [--role read|publish|admin] [--data DIR]   password on stdin
-//	bun13 user passwd NAME [--data DIR]                            password on stdin
+//	bun13 user passwd NAME [--data DIR]                            password on stdin; revokes the user's tokens
 //	bun13 user role NAME read|publish|admin [--data DIR]
 //	bun13 user remove NAME [--data DIR]                            also revokes the user's tokens
 //	bun13 user list [--data DIR]
@@ -63,10 +63,16 @@ func (e *env) userCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := a.Users.SetPassword(pos[0], pw); err != nil {
+		if err := a.Users.ChangePassword(pos[0], pw, now); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "changed the password of %s\n", pos[0])
+		// Tokens issued before are refused from now on (their iat
+		// predates the change); their records are revoked too.
+		recs, err := a.Records.RevokeUser(pos[0], a.Revoked, now)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "changed the password of %s and revoked %d token(s)\n", pos[0], len(recs))
 	case "role":
 		r, err := auth.ParseRole(pos[1])
 		if err != nil {

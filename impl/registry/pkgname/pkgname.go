@@ -306,3 +306,28 @@ func compareIdent(a, b string) int {
 	}
 	return strings.Compare(a, b)
 }
+
+// Similar is the form two names are compared in by the look-alike rule
+// (the public registry's): the bare name lower-cased with every '.', '-'
+// and '_' removed; a scope is kept as it is ("@s/Left_Pad" gives
+// "@s/leftpad", "left.pad" gives "leftpad"). A new name whose Similar
+// form equals an existing package's is refused unless the publisher
+// maintains that package.
+func Similar(name string) string {
+	scope, bare := Split(name)
+	b := make([]byte, 0, len(bare))
+	for i := 0; i < len(bare); i++ {
+		c := bare[i]
+		switch {
+		case c == '.' || c == '-' || c == '_':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	if scope != "" || strings.HasPrefix(name, "@") {
+		return "@" + scope + "/" + string(b)
+	}
+	return string(b)
+}

@@ -125,3 +125,48 @@ func (w *DiscardWriter) Reset() {
 	clear(w.HeaderMap)
 	w.Code, w.Bytes = 0, 0
 }
+
+// Entry is one tar entry of TarballOf.
+type Entry struct {
+	Name string
+	Body string
+	Type byte // tar type flag; 0 means a regular file
+	Link string
+}
+
+// TarballOf builds a gzip-compressed tar of entries, in order, as given
+// (no "package/" prefix is added): for tests of odd tarballs.
+func TarballOf(entries ...Entry) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.Name, Mode: 0o644, Size: int64(len(e.Body)), ModTime: time.Unix(499162500, 0), Typeflag: e.Type, Linkname: e.Link}
+		if e.Type == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Typeflag != tar.TypeReg {
+			h.Size = 0
+		}
+		tw.WriteHeader(h)
+		tw.Write([]byte(e.Body))
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+// PublishDocFor is PublishDoc with the manifest's fields replaced or
+// added from extra (a nil value removes the field).
+func PublishDocFor(name, version string, tgz []byte, extra map[string]any) map[string]any {
+	d := PublishDoc(name, version, tgz)
+	m := d["versions"].(map[string]any)[version].(map[string]any)
+	for k, v := range extra {
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return d
+}
