@@ -382,26 +382,40 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// source attributes a change read from the file: the source the newest
-// history record names, when that record is recent, else "file".
+// source attributes a change read from the file: the source named by the
+// newest recent history record (under 10 s old) that holds the config now
+// in the file, else "file". Newer records may already exist when the
+// watcher gets here (a writer records before it replaces the file, and the
+// next writer may have recorded already), so it looks back over the recent
+// ones rather than at the last alone.
 func (w *Watcher) source() string {
-	rec, ok, err := confighistory.Last(lockfile.HistoryPath(w.o.Path))
-	if err != nil || !ok || time.Since(rec.Time) > 10*time.Second {
-		return "file"
-	}
 	b, err := os.ReadFile(w.o.Path)
 	if err != nil {
 		return "file"
 	}
 	h, err := lockfile.DecodeHeader(b)
-	if err != nil || h.Config != rec.Config {
+	if err != nil {
 		return "file"
 	}
-	switch rec.Source {
-	case "other", "initial":
+	recs, _, err := confighistory.Read(lockfile.HistoryPath(w.o.Path))
+	if err != nil {
 		return "file"
 	}
-	return rec.Source
+	for i := len(recs) - 1; i >= 0; i-- {
+		rec := recs[i]
+		if time.Since(rec.Time) > 10*time.Second {
+			break
+		}
+		if rec.Config != h.Config {
+			continue
+		}
+		switch rec.Source {
+		case "other", "initial":
+			return "file"
+		}
+		return rec.Source
+	}
+	return "file"
 }
 
 func (w *Watcher) logChanges(ctx context.Context, changes <-chan config.Change, cancel func()) {
