@@ -47,7 +47,8 @@ type Store interface {
 	// revision; otherwise it stores nothing and returns ErrConflict.
 	Put(ctx context.Context, name string, doc []byte, expected Rev) (Rev, error)
 	// List returns up to limit names greater than after, in byte order:
-	// after "" starts at the beginning, and a short page is the last.
+	// after "" starts at the beginning, a short page is the last, and a
+	// limit of zero or less means no limit.
 	List(ctx context.Context, after string, limit int) ([]string, error)
 	// Count returns the number of documents.
 	Count(ctx context.Context) (int64, error)

@@ -105,7 +105,7 @@ func (f *FS) List(ctx context.Context, after string, limit int) ([]string, error
 		i++
 	}
 	names = names[i:]
-	if limit >= 0 && len(names) > limit {
+	if limit > 0 && len(names) > limit {
 		names = names[:limit]
 	}
 	return slices.Clip(names), nil
