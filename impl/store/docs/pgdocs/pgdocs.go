@@ -343,3 +343,46 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // Subscribe implements docs.Store.
 func (s *Store) Subscribe(fn func(docs.Change)) func() { return s.feed.Subscribe(fn) }
+
+// Doc is one document for Load.
+type Doc struct {
+	Name string
+	Doc  []byte
+}
+
+// loadBatch is how many documents one Load statement inserts.
+const loadBatch = 500
+
+// Load inserts the documents whose names are not stored yet and leaves
+// the others as they are, so it can be run again after an interruption
+// (a bulk import, `registry migrate`). It checks every name before
+// writing anything and returns how many documents it inserted. Each batch
+// of documents is one statement; the feed announces each inserted one.
+func (s *Store) Load(ctx context.Context, batch []Doc) (int64, error) {
+	for _, d := range batch {
+		if err := pkgname.Validate(d.Name); err != nil {
+			return 0, err
+		}
+	}
+	var inserted int64
+	for len(batch) > 0 {
+		n := min(len(batch), loadBatch)
+		names := make([]string, n)
+		bodies := make([][]byte, n)
+		for i, d := range batch[:n] {
+			names[i], bodies[i] = d.Name, d.Doc
+			if bodies[i] == nil {
+				bodies[i] = []byte{}
+			}
+		}
+		tag, err := s.pool.Exec(ctx,
+			"INSERT INTO documents (name, rev, doc) SELECT n, 1, d FROM unnest($1::text[], $2::bytea[]) AS t(n, d) ON CONFLICT (name) DO NOTHING",
+			names, bodies)
+		if err != nil {
+			return inserted, fmt.Errorf("pgdocs: load: %w", err)
+		}
+		inserted += tag.RowsAffected()
+		batch = batch[n:]
+	}
+	return inserted, nil
+}

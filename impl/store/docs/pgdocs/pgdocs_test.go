@@ -181,3 +181,40 @@ func TestForeignWritesNotify(t *testing.T) {
 		t.Fatalf("Get = %s %q %v", doc, rev, err)
 	}
 }
+
+func TestLoad(t *testing.T) {
+	s := open(t, pgtemp.New(t))
+	defer s.Close()
+	ctx := context.Background()
+	rev, err := s.Put(ctx, "kept", []byte(`{"mine":true}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []pgdocs.Doc
+	for i := range 1234 {
+		batch = append(batch, pgdocs.Doc{Name: fmt.Sprintf("bulk-%04d", i), Doc: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	batch = append(batch, pgdocs.Doc{Name: "kept", Doc: []byte(`{"overwritten":true}`)}, batch[7])
+	n, err := s.Load(ctx, batch)
+	if err != nil || n != 1234 {
+		t.Fatalf("Load = %d, %v; want 1234 inserted", n, err)
+	}
+	if n, err := s.Load(ctx, batch); err != nil || n != 0 {
+		t.Fatalf("second Load = %d, %v; want 0 (idempotent)", n, err)
+	}
+	if doc, r, err := s.Get(ctx, "kept"); err != nil || r != rev || string(doc) != `{"mine":true}` {
+		t.Fatalf("an existing document was touched: %s %q %v", doc, r, err)
+	}
+	if doc, r, err := s.Get(ctx, "bulk-1000"); err != nil || r != "1" || string(doc) != `{"i":1000}` {
+		t.Fatalf("loaded document: %s %q %v", doc, r, err)
+	}
+	if _, err := s.Load(ctx, []pgdocs.Doc{{Name: "fine-new"}, {Name: "../bad"}}); err == nil {
+		t.Fatal("Load with an invalid name succeeded")
+	}
+	if _, _, err := s.Get(ctx, "fine-new"); err == nil {
+		t.Fatal("a Load refused for an invalid name wrote the valid ones")
+	}
+	if c, err := s.Count(ctx); err != nil || c != 1235 {
+		t.Fatalf("Count = %d, %v", c, err)
+	}
+}
