@@ -1,0 +1,230 @@
+// Package pgsearch is the PostgreSQL search.Index: one row per live
+// package in search_entries, substring filters served by a pg_trgm
+// trigram index, the registry's qualifiers and scoring computed in the
+// query, so a search reads only matching rows and nothing is loaded at
+// start. Its schema is migrated by [Migrate] (golang-migrate, under an
+// advisory lock, its own version table) and may share a database with
+// pgdocs.
+//
+// Strings are stored without NUL characters, which PostgreSQL text and
+// jsonb cannot hold; a search word containing one matches nothing.
+package pgsearch
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bun13/bun13/impl/store/search"
+	"github.com/golang-migrate/migrate/v4"
+	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// MigrationsTable is the table golang-migrate keeps this schema's version in.
+const MigrationsTable = "bun13_search_schema_migrations"
+
+// Migrate brings the search schema of the database at url up to date,
+// safely alongside other processes doing the same.
+func Migrate(ctx context.Context, url string) error {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return fmt.Errorf("pgsearch: %w", err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("pgsearch: connect: %w", err)
+	}
+	return migrateDB(db)
+}
+
+func migrateDB(db *sql.DB) error {
+	drv, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: MigrationsTable})
+	if err != nil {
+		return fmt.Errorf("pgsearch: migrate: %w", err)
+	}
+	src, err := iofs.New(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("pgsearch: migrate: %w", err)
+	}
+	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
+	if err != nil {
+		return fmt.Errorf("pgsearch: migrate: %w", err)
+	}
+	m.LockTimeout = time.Minute
+	err = m.Up()
+	srcErr, dbErr := m.Close()
+	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
+		return fmt.Errorf("pgsearch: migrate: %w", err)
+	}
+	return errors.Join(srcErr, dbErr)
+}
+
+// Index is a search.Index on a pool whose database Migrate has prepared.
+type Index struct {
+	pool *pgxpool.Pool
+}
+
+var _ search.Index = (*Index)(nil)
+
+// New returns the index on pool (pgdocs.Store.Pool, say).
+func New(pool *pgxpool.Pool) *Index { return &Index{pool: pool} }
+
+func noNUL(s string) string { return strings.ReplaceAll(s, "\x00", "") }
+
+func clean(e search.Entry) search.Entry {
+	e.Name = noNUL(e.Name)
+	e.Version = noNUL(e.Version)
+	e.Description = noNUL(e.Description)
+	e.Date = noNUL(e.Date)
+	e.Publisher = search.Person{Name: noNUL(e.Publisher.Name), Email: noNUL(e.Publisher.Email)}
+	if e.Keywords != nil {
+		kw := make([]string, len(e.Keywords))
+		for i, k := range e.Keywords {
+			kw[i] = noNUL(k)
+		}
+		e.Keywords = kw
+	}
+	if e.Maintainers != nil {
+		ms := make([]search.Person, len(e.Maintainers))
+		for i, m := range e.Maintainers {
+			ms[i] = search.Person{Name: noNUL(m.Name), Email: noNUL(m.Email)}
+		}
+		e.Maintainers = ms
+	}
+	links := make(map[string]string, len(e.Links))
+	for k, v := range e.Links {
+		links[noNUL(k)] = noNUL(v)
+	}
+	e.Links = links
+	return e
+}
+
+// Update implements search.Index.
+func (x *Index) Update(ctx context.Context, e search.Entry) error {
+	e = clean(e)
+	body, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	keywords := make([]string, len(e.Keywords))
+	for i, k := range e.Keywords {
+		keywords[i] = strings.ToLower(k)
+	}
+	people := []string{e.Publisher.Name}
+	for _, m := range e.Maintainers {
+		people = append(people, m.Name)
+	}
+	_, err = x.pool.Exec(ctx, `
+		INSERT INTO search_entries (name, lname, entry, text, keywords, people)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (name) DO UPDATE SET lname = EXCLUDED.lname, entry = EXCLUDED.entry,
+			text = EXCLUDED.text, keywords = EXCLUDED.keywords, people = EXCLUDED.people`,
+		e.Name, strings.ToLower(e.Name), body, e.Text(), keywords, people)
+	if err != nil {
+		return fmt.Errorf("pgsearch: update %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// Remove implements search.Index.
+func (x *Index) Remove(ctx context.Context, name string) error {
+	if _, err := x.pool.Exec(ctx, "DELETE FROM search_entries WHERE name = $1", noNUL(name)); err != nil {
+		return fmt.Errorf("pgsearch: remove %s: %w", name, err)
+	}
+	return nil
+}
+
+// likeEscape escapes LIKE's wildcards and its escape character.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+// Search implements search.Index.
+func (x *Index) Search(ctx context.Context, text string, from, size int) (search.Result, error) {
+	q := search.Parse(text)
+	var (
+		where []string
+		args  []any
+	)
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, t := range q.Terms {
+		if strings.Contains(t, "\x00") {
+			return search.Result{}, nil // no stored text holds a NUL
+		}
+		where = append(where, "text LIKE "+arg("%"+likeEscape.Replace(t)+"%"))
+	}
+	if len(q.Keywords) > 0 {
+		where = append(where, "keywords @> "+arg(q.Keywords)+"::text[]")
+	}
+	if len(q.Maintainers) > 0 {
+		where = append(where, "people @> "+arg(q.Maintainers)+"::text[]")
+	}
+	if q.Scope != "" {
+		where = append(where, "starts_with(name, "+arg("@"+q.Scope+"/")+")")
+	}
+	cond := "TRUE"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
+	}
+	nCond := len(args)
+	score := "0.5::float8"
+	if len(q.Terms) > 0 {
+		f := arg(q.Full())
+		score = "CASE WHEN lname = " + f + " THEN 1::float8 WHEN starts_with(lname, " + f + ") THEN 0.9::float8 WHEN strpos(lname, " + f + ") > 0 THEN 0.8::float8 ELSE 0.5::float8 END"
+	}
+	from = max(0, from)
+	var limit any // NULL: no limit
+	if size >= 0 {
+		limit = size
+	}
+	sqlText := "SELECT entry, " + score + " AS score, count(*) OVER () FROM search_entries WHERE " + cond +
+		" ORDER BY score DESC, name OFFSET " + arg(from) + " LIMIT " + arg(limit)
+	rows, err := x.pool.Query(ctx, sqlText, args...)
+	if err != nil {
+		return search.Result{}, fmt.Errorf("pgsearch: search: %w", err)
+	}
+	var res search.Result
+	for rows.Next() {
+		var (
+			body  []byte
+			h     search.Hit
+			total int64
+		)
+		if err := rows.Scan(&body, &h.Score, &total); err != nil {
+			rows.Close()
+			return search.Result{}, fmt.Errorf("pgsearch: search: %w", err)
+		}
+		if err := json.Unmarshal(body, &h.Entry); err != nil {
+			rows.Close()
+			return search.Result{}, fmt.Errorf("pgsearch: stored entry: %w", err)
+		}
+		res.Hits = append(res.Hits, h)
+		res.Total = int(total)
+	}
+	if err := rows.Err(); err != nil {
+		return search.Result{}, fmt.Errorf("pgsearch: search: %w", err)
+	}
+	if len(res.Hits) == 0 && from > 0 {
+		// Past the last page: the window count had no row to ride on.
+		countArgs := args[:nCond]
+		if err := x.pool.QueryRow(ctx, "SELECT count(*) FROM search_entries WHERE "+cond, countArgs...).Scan(&res.Total); err != nil {
+			return search.Result{}, fmt.Errorf("pgsearch: search: %w", err)
+		}
+	}
+	return res, nil
+}
