@@ -113,12 +113,18 @@ func clean(e search.Entry) search.Entry {
 	return e
 }
 
-// Update implements search.Index.
-func (x *Index) Update(ctx context.Context, e search.Entry) error {
+const upsert = `
+	INSERT INTO search_entries (name, lname, entry, text, keywords, people)
+	VALUES ($1, $2, $3, $4, $5, $6)
+	ON CONFLICT (name) DO UPDATE SET lname = EXCLUDED.lname, entry = EXCLUDED.entry,
+		text = EXCLUDED.text, keywords = EXCLUDED.keywords, people = EXCLUDED.people`
+
+// row returns the upsert arguments of e.
+func row(e search.Entry) ([]any, error) {
 	e = clean(e)
 	body, err := json.Marshal(e)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keywords := make([]string, len(e.Keywords))
 	for i, k := range e.Keywords {
@@ -128,14 +134,41 @@ func (x *Index) Update(ctx context.Context, e search.Entry) error {
 	for _, m := range e.Maintainers {
 		people = append(people, m.Name)
 	}
-	_, err = x.pool.Exec(ctx, `
-		INSERT INTO search_entries (name, lname, entry, text, keywords, people)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (name) DO UPDATE SET lname = EXCLUDED.lname, entry = EXCLUDED.entry,
-			text = EXCLUDED.text, keywords = EXCLUDED.keywords, people = EXCLUDED.people`,
-		e.Name, strings.ToLower(e.Name), body, e.Text(), keywords, people)
+	return []any{e.Name, strings.ToLower(e.Name), body, e.Text(), keywords, people}, nil
+}
+
+// Pool returns the index's connection pool.
+func (x *Index) Pool() *pgxpool.Pool { return x.pool }
+
+// Update implements search.Index.
+func (x *Index) Update(ctx context.Context, e search.Entry) error {
+	args, err := row(e)
 	if err != nil {
+		return err
+	}
+	if _, err := x.pool.Exec(ctx, upsert, args...); err != nil {
 		return fmt.Errorf("pgsearch: update %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// UpdateAll adds or replaces many entries in one round trip per 1,000
+// (a pipelined batch), for reindexing and bulk loads.
+func (x *Index) UpdateAll(ctx context.Context, entries []search.Entry) error {
+	for len(entries) > 0 {
+		n := min(len(entries), 1000)
+		var b pgx.Batch
+		for _, e := range entries[:n] {
+			args, err := row(e)
+			if err != nil {
+				return err
+			}
+			b.Queue(upsert, args...)
+		}
+		if err := x.pool.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("pgsearch: update: %w", err)
+		}
+		entries = entries[n:]
 	}
 	return nil
 }
@@ -192,8 +225,11 @@ func (x *Index) Search(ctx context.Context, text string, from, size int) (search
 	if size >= 0 {
 		limit = size
 	}
-	sqlText := "SELECT entry, " + score + " AS score, count(*) OVER () FROM search_entries WHERE " + cond +
-		" ORDER BY score DESC, name OFFSET " + arg(from) + " LIMIT " + arg(limit)
+	// Rank and count the matching names first, then fetch the entries of
+	// the one page only.
+	sqlText := "WITH page AS (SELECT name, " + score + " AS score, count(*) OVER () AS total FROM search_entries WHERE " + cond +
+		" ORDER BY score DESC, name OFFSET " + arg(from) + " LIMIT " + arg(limit) + ")" +
+		" SELECT s.entry, p.score, p.total FROM page p JOIN search_entries s USING (name) ORDER BY p.score DESC, p.name"
 	rows, err := x.pool.Query(ctx, sqlText, args...)
 	if err != nil {
 		return search.Result{}, fmt.Errorf("pgsearch: search: %w", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func newIndex(t *testing.T) *pgsearch.Index {
+func newIndex(t testing.TB) *pgsearch.Index {
 	t.Helper()
 	url := pgtemp.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
