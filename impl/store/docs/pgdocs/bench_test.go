@@ -152,3 +152,53 @@ func BenchmarkFS(b *testing.B) {
 		l.report(b)
 	})
 }
+
+// BenchmarkFeed measures how long a write committed through one store
+// takes to reach a subscriber of another store on the same database (two
+// replicas): Put returns, then the time until the subscriber sees that
+// revision, beside the Put itself.
+func BenchmarkFeed(b *testing.B) {
+	if os.Getenv(pgtemp.Env) == "" {
+		b.Skip("needs PostgreSQL ($" + pgtemp.Env + "; " + pgtemp.Install + ")")
+	}
+	url := pgtemp.New(b)
+	ctx := context.Background()
+	w, err := pgdocs.Open(ctx, url, pgdocs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	r, err := pgdocs.Open(ctx, url, pgdocs.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	seen := make(chan docs.Change, 16)
+	defer r.Subscribe(func(c docs.Change) { seen <- c })()
+	rev, err := w.Put(ctx, "fed", []byte(`{"n":0}`), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-seen
+	var puts, feed latencies
+	for b.Loop() {
+		t0 := time.Now()
+		rev, err = w.Put(ctx, "fed", []byte(`{"n":1}`), rev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		for c := range seen {
+			if c.Rev == rev {
+				break
+			}
+		}
+		t2 := time.Now()
+		puts = append(puts, t1.Sub(t0))
+		feed = append(feed, t2.Sub(t1))
+	}
+	feed.report(b)
+	slices.Sort(puts)
+	b.ReportMetric(float64(puts[len(puts)/2].Nanoseconds()), "put-p50-ns")
+	b.ReportMetric(float64(puts[len(puts)*99/100].Nanoseconds()), "put-p99-ns")
+}

@@ -226,8 +226,12 @@ func (x *Index) Search(ctx context.Context, text string, from, size int) (search
 		limit = size
 	}
 	// Rank and count the matching names first, then fetch the entries of
-	// the one page only.
-	sqlText := "WITH page AS (SELECT name, " + score + " AS score, count(*) OVER () AS total FROM search_entries WHERE " + cond +
+	// the one page only. The matches are a materialized CTE so that the
+	// planner finds them through the GIN indexes: left to itself it walks
+	// the primary key in name order hoping the LIMIT stops it early, which
+	// the window count never lets happen.
+	sqlText := "WITH hits AS MATERIALIZED (SELECT name, " + score + " AS score FROM search_entries WHERE " + cond + ")," +
+		" page AS (SELECT name, score, count(*) OVER () AS total FROM hits" +
 		" ORDER BY score DESC, name OFFSET " + arg(from) + " LIMIT " + arg(limit) + ")" +
 		" SELECT s.entry, p.score, p.total FROM page p JOIN search_entries s USING (name) ORDER BY p.score DESC, p.name"
 	rows, err := x.pool.Query(ctx, sqlText, args...)
