@@ -63,30 +63,36 @@ func (q *Query) matches(e *memEntry) bool {
 // Search implements Index.
 func (x *Memory) Search(_ context.Context, text string, from, size int) (Result, error) {
 	q := Parse(text)
-	var hits []Hit
+	type hit struct {
+		e     *memEntry
+		score float64
+	}
+	var hits []hit
 	x.mu.RLock()
 	for _, e := range x.m {
 		if q.matches(e) {
-			hits = append(hits, Hit{Entry: e.Entry, Score: q.NameScore(e.Name)})
+			hits = append(hits, hit{e, q.NameScore(e.Name)})
 		}
 	}
 	x.mu.RUnlock()
-	slices.SortFunc(hits, compareHits)
+	slices.SortFunc(hits, func(a, b hit) int {
+		if a.score != b.score {
+			if a.score > b.score {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.e.Name, b.e.Name)
+	})
 	total := len(hits)
 	from = max(0, min(from, len(hits)))
 	hits = hits[from:]
 	if size >= 0 && len(hits) > size {
 		hits = hits[:size]
 	}
-	return Result{Hits: hits, Total: total}, nil
-}
-
-func compareHits(a, b Hit) int {
-	if a.Score != b.Score {
-		if a.Score > b.Score {
-			return -1
-		}
-		return 1
+	page := make([]Hit, len(hits))
+	for i, h := range hits {
+		page[i] = Hit{Entry: h.e.Entry, Score: h.score}
 	}
-	return strings.Compare(a.Name, b.Name)
+	return Result{Hits: page, Total: total}, nil
 }
