@@ -315,6 +315,54 @@ func (s *Store) Put(ctx context.Context, name string, doc []byte, expected docs.
 	return formatRev(rev), nil
 }
 
+// PutTx is Put with more work in the same transaction: once the document
+// is written (and only then), also runs in the transaction, and if it
+// fails nothing is committed and its error is returned. It is how a
+// derived table (the search index) stays exactly in step with the
+// documents: both change at one commit or neither does.
+func (s *Store) PutTx(ctx context.Context, name string, doc []byte, expected docs.Rev, also func(ctx context.Context, tx pgx.Tx) error) (docs.Rev, error) {
+	if err := pkgname.Validate(name); err != nil {
+		return "", err
+	}
+	if doc == nil {
+		doc = []byte{}
+	}
+	var exp int64
+	if expected != "" {
+		var err error
+		if exp, err = strconv.ParseInt(string(expected), 10, 64); err != nil || exp <= 0 {
+			return "", docs.ErrConflict
+		}
+	}
+	var rev int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if expected == "" {
+			err = tx.QueryRow(ctx,
+				"INSERT INTO documents (name, rev, doc) VALUES ($1, 1, $2) ON CONFLICT (name) DO NOTHING RETURNING rev",
+				name, doc).Scan(&rev)
+		} else {
+			err = tx.QueryRow(ctx,
+				"UPDATE documents SET doc = $2, rev = rev + 1, updated = now() WHERE name = $1 AND rev = $3 RETURNING rev",
+				name, doc, exp).Scan(&rev)
+		}
+		if errors.Is(err, pgx.ErrNoRows) {
+			return docs.ErrConflict
+		}
+		if err != nil {
+			return fmt.Errorf("pgdocs: put %s: %w", name, err)
+		}
+		if also != nil {
+			return also(ctx, tx)
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return formatRev(rev), nil
+}
+
 // List implements docs.Store.
 func (s *Store) List(ctx context.Context, after string, limit int) ([]string, error) {
 	var lim *int // LIMIT NULL: all

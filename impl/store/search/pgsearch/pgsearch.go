@@ -26,6 +26,7 @@ import (
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
@@ -140,14 +141,32 @@ func row(e search.Entry) ([]any, error) {
 // Pool returns the index's connection pool.
 func (x *Index) Pool() *pgxpool.Pool { return x.pool }
 
+// Execer runs a statement: a pool, a connection or a transaction.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
 // Update implements search.Index.
-func (x *Index) Update(ctx context.Context, e search.Entry) error {
+func (x *Index) Update(ctx context.Context, e search.Entry) error { return UpdateIn(ctx, x.pool, e) }
+
+// UpdateIn adds or replaces the entry of e.Name through db, typically the
+// transaction of pgdocs.Store.PutTx, so the entry commits with the
+// document it comes from.
+func UpdateIn(ctx context.Context, db Execer, e search.Entry) error {
 	args, err := row(e)
 	if err != nil {
 		return err
 	}
-	if _, err := x.pool.Exec(ctx, upsert, args...); err != nil {
+	if _, err := db.Exec(ctx, upsert, args...); err != nil {
 		return fmt.Errorf("pgsearch: update %s: %w", e.Name, err)
+	}
+	return nil
+}
+
+// RemoveIn drops the entry of name through db (see UpdateIn).
+func RemoveIn(ctx context.Context, db Execer, name string) error {
+	if _, err := db.Exec(ctx, "DELETE FROM search_entries WHERE name = $1", noNUL(name)); err != nil {
+		return fmt.Errorf("pgsearch: remove %s: %w", name, err)
 	}
 	return nil
 }
@@ -174,12 +193,7 @@ func (x *Index) UpdateAll(ctx context.Context, entries []search.Entry) error {
 }
 
 // Remove implements search.Index.
-func (x *Index) Remove(ctx context.Context, name string) error {
-	if _, err := x.pool.Exec(ctx, "DELETE FROM search_entries WHERE name = $1", noNUL(name)); err != nil {
-		return fmt.Errorf("pgsearch: remove %s: %w", name, err)
-	}
-	return nil
-}
+func (x *Index) Remove(ctx context.Context, name string) error { return RemoveIn(ctx, x.pool, name) }
 
 // likeEscape escapes LIKE's wildcards and its escape character.
 var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
