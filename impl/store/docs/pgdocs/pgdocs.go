@@ -22,11 +22,9 @@ package pgdocs
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -34,12 +32,9 @@ import (
 
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/store/docs"
-	"github.com/golang-migrate/migrate/v4"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/bun13/bun13/impl/store/pgmigrate"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 //go:embed migrations/*.sql
@@ -80,61 +75,15 @@ var _ docs.Store = (*Store)(nil)
 // Migrate brings the schema of the database at url up to date, safely
 // alongside other processes doing the same.
 func Migrate(ctx context.Context, url string) error {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
+	if err := pgmigrate.Up(ctx, url, migrations, "migrations", MigrationsTable); err != nil {
 		return fmt.Errorf("pgdocs: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("pgdocs: connect: %w", err)
-	}
-	return migrateDB(db)
-}
-
-func migrateDB(db *sql.DB) error {
-	drv, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: MigrationsTable})
-	if err != nil {
-		return fmt.Errorf("pgdocs: migrate: %w", err)
-	}
-	src, err := iofs.New(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("pgdocs: migrate: %w", err)
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
-	if err != nil {
-		return fmt.Errorf("pgdocs: migrate: %w", err)
-	}
-	m.LockTimeout = time.Minute
-	err = m.Up()
-	srcErr, dbErr := m.Close()
-	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("pgdocs: migrate: %w", err)
-	}
-	return errors.Join(srcErr, dbErr)
+	return nil
 }
 
 // SchemaVersion returns the schema version of the embedded migrations,
 // which Migrate brings a database to.
-func SchemaVersion() (uint, error) {
-	src, err := iofs.New(migrations, "migrations")
-	if err != nil {
-		return 0, err
-	}
-	defer src.Close()
-	v, err := src.First()
-	for err == nil {
-		var next uint
-		next, err = src.Next(v)
-		if err == nil {
-			v = next
-		}
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		err = nil
-	}
-	return v, err
-}
+func SchemaVersion() (uint, error) { return pgmigrate.Latest(migrations, "migrations") }
 
 // Open migrates the database at url (a postgres:// URL) and returns a
 // Store on it whose feed is listening when Open returns.

@@ -12,23 +12,17 @@ package pgsearch
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/bun13/bun13/impl/store/pgmigrate"
 	"github.com/bun13/bun13/impl/store/search"
-	"github.com/golang-migrate/migrate/v4"
-	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 //go:embed migrations/*.sql
@@ -40,38 +34,10 @@ const MigrationsTable = "bun13_search_schema_migrations"
 // Migrate brings the search schema of the database at url up to date,
 // safely alongside other processes doing the same.
 func Migrate(ctx context.Context, url string) error {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
+	if err := pgmigrate.Up(ctx, url, migrations, "migrations", MigrationsTable); err != nil {
 		return fmt.Errorf("pgsearch: %w", err)
 	}
-	db := stdlib.OpenDB(*cfg)
-	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("pgsearch: connect: %w", err)
-	}
-	return migrateDB(db)
-}
-
-func migrateDB(db *sql.DB) error {
-	drv, err := migratepgx.WithInstance(db, &migratepgx.Config{MigrationsTable: MigrationsTable})
-	if err != nil {
-		return fmt.Errorf("pgsearch: migrate: %w", err)
-	}
-	src, err := iofs.New(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("pgsearch: migrate: %w", err)
-	}
-	m, err := migrate.NewWithInstance("iofs", src, "pgx5", drv)
-	if err != nil {
-		return fmt.Errorf("pgsearch: migrate: %w", err)
-	}
-	m.LockTimeout = time.Minute
-	err = m.Up()
-	srcErr, dbErr := m.Close()
-	if err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return fmt.Errorf("pgsearch: migrate: %w", err)
-	}
-	return errors.Join(srcErr, dbErr)
+	return nil
 }
 
 // Index is a search.Index on a pool whose database Migrate has prepared.
