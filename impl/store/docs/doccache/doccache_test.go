@@ -1,0 +1,236 @@
+package doccache_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bun13/bun13/impl/store/docs"
+	"github.com/bun13/bun13/impl/store/docs/doccache"
+	"github.com/bun13/bun13/impl/store/docs/pgdocs"
+	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"golang.org/x/sync/errgroup"
+)
+
+// counting counts the calls that reach the store; deaf drops its feed
+// (every notification lost, none announced as Lost).
+type counting struct {
+	docs.Store
+	gets, revs atomic.Int64
+	deaf       bool
+}
+
+func (c *counting) Get(ctx context.Context, name string) ([]byte, docs.Rev, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, name)
+}
+
+func (c *counting) Revision(ctx context.Context, name string) (docs.Rev, error) {
+	c.revs.Add(1)
+	return c.Store.Revision(ctx, name)
+}
+
+func (c *counting) Subscribe(fn func(docs.Change)) func() {
+	if c.deaf {
+		return func() {}
+	}
+	return c.Store.Subscribe(fn)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// backings returns, per backing, a writer store and a second store on the
+// same data for the cache (the same FS; a second PostgreSQL connection
+// set, as another replica).
+func backings(t *testing.T) map[string]func(t *testing.T) (writer, reader docs.Store) {
+	return map[string]func(t *testing.T) (docs.Store, docs.Store){
+		"fs": func(t *testing.T) (docs.Store, docs.Store) {
+			s := docs.NewFS(t.TempDir())
+			return s, s
+		},
+		"postgres": func(t *testing.T) (docs.Store, docs.Store) {
+			url := pgtemp.New(t)
+			open := func() docs.Store {
+				s, err := pgdocs.Open(context.Background(), url, pgdocs.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			return open(), open()
+		},
+	}
+}
+
+func TestCache(t *testing.T) {
+	for name, mk := range backings(t) {
+		t.Run(name, func(t *testing.T) {
+			if name == "postgres" {
+				pgtemp.URL(t)
+			}
+			t.Run("HitTouchesNothing", func(t *testing.T) {
+				w, r := mk(t)
+				ctx := context.Background()
+				// Let the write's notification pass before the cache
+				// exists: a notification during a fill makes the cache
+				// revalidate that copy once, by design.
+				seen := make(chan struct{}, 1)
+				unsub := r.Subscribe(func(docs.Change) { seen <- struct{}{} })
+				if _, err := w.Put(ctx, "p", []byte(`{"v":1}`), ""); err != nil {
+					t.Fatal(err)
+				}
+				<-seen
+				unsub()
+				cs := &counting{Store: r}
+				clk := &clock{t: time.Unix(1000, 0)}
+				c := doccache.New(cs, doccache.Options{TTL: time.Minute, Now: clk.now})
+				defer c.Stop()
+				for range 100 {
+					if doc, _, err := c.Get(ctx, "p"); err != nil || string(doc) != `{"v":1}` {
+						t.Fatalf("Get = %s, %v", doc, err)
+					}
+				}
+				if g, rv := cs.gets.Load(), cs.revs.Load(); g != 1 || rv != 0 {
+					t.Fatalf("100 Gets reached the store %d times (+%d revision checks), want once", g, rv)
+				}
+			})
+			t.Run("FeedInvalidates", func(t *testing.T) {
+				w, r := mk(t)
+				ctx := context.Background()
+				rev, err := w.Put(ctx, "p", []byte(`{"v":1}`), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := doccache.New(r, doccache.Options{TTL: time.Hour})
+				defer c.Stop()
+				if _, _, err := c.Get(ctx, "p"); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Put(ctx, "p", []byte(`{"v":2}`), rev); err != nil {
+					t.Fatal(err)
+				}
+				// The TTL is an hour: only the feed can make this pass.
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					doc, _, err := c.Get(ctx, "p")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(doc) == `{"v":2}` {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatal("a write through another store never reached the cache")
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+			t.Run("TTLBoundsLostNotifications", func(t *testing.T) {
+				w, r := mk(t)
+				ctx := context.Background()
+				rev, err := w.Put(ctx, "p", []byte(`{"v":1}`), "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs := &counting{Store: r, deaf: true}
+				clk := &clock{t: time.Unix(1000, 0)}
+				c := doccache.New(cs, doccache.Options{TTL: 2 * time.Second, Now: clk.now})
+				defer c.Stop()
+				c.Get(ctx, "p")
+				if _, err := w.Put(ctx, "p", []byte(`{"v":2}`), rev); err != nil {
+					t.Fatal(err)
+				}
+				if doc, _, _ := c.Get(ctx, "p"); string(doc) != `{"v":1}` {
+					t.Fatalf("within the TTL with the notification lost: %s, want the cached copy", doc)
+				}
+				clk.add(2 * time.Second)
+				if doc, _, _ := c.Get(ctx, "p"); string(doc) != `{"v":2}` {
+					t.Fatalf("past the TTL: %s, want the new document", doc)
+				}
+				// Unchanged past the TTL: one revision check, no refetch.
+				gets := cs.gets.Load()
+				clk.add(2 * time.Second)
+				if doc, _, _ := c.Get(ctx, "p"); string(doc) != `{"v":2}` || cs.gets.Load() != gets || cs.revs.Load() != 2 {
+					t.Fatalf("revalidating an unchanged copy: %s, %d gets, %d revision checks", doc, cs.gets.Load()-gets, cs.revs.Load())
+				}
+			})
+			t.Run("Bounded", func(t *testing.T) {
+				w, r := mk(t)
+				ctx := context.Background()
+				c := doccache.New(r, doccache.Options{Entries: 3})
+				defer c.Stop()
+				for i := range 5 {
+					name := fmt.Sprint("p", i)
+					if _, err := w.Put(ctx, name, []byte(`{}`), ""); err != nil {
+						t.Fatal(err)
+					}
+					if _, _, err := c.Get(ctx, name); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if n := c.Len(); n != 3 {
+					t.Fatalf("Len = %d, want the bound 3", n)
+				}
+			})
+			t.Run("ConcurrentWritersConverge", func(t *testing.T) {
+				w, r := mk(t)
+				ctx := context.Background()
+				c := doccache.New(r, doccache.Options{TTL: time.Hour})
+				defer c.Stop()
+				if _, err := w.Put(ctx, "p", []byte(`0`), ""); err != nil {
+					t.Fatal(err)
+				}
+				var g errgroup.Group
+				for range 4 {
+					g.Go(func() error {
+						for range 10 {
+							_, err := docs.Update(ctx, w, "p", 1000, func(b []byte) ([]byte, error) {
+								var n int
+								fmt.Sscan(string(b), &n)
+								return []byte(fmt.Sprint(n + 1)), nil
+							})
+							if err != nil {
+								return err
+							}
+							if _, _, err := c.Get(ctx, "p"); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				}
+				if err := g.Wait(); err != nil {
+					t.Fatal(err)
+				}
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					doc, _, err := c.Get(ctx, "p")
+					if err != nil {
+						t.Fatal(err)
+					}
+					if string(doc) == "40" {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("cache settled on %s after 40 increments, want 40", doc)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+		})
+	}
+}
