@@ -175,6 +175,9 @@ func screen(v view, rows, cols int, color bool, help string) []string {
 	}
 	add(line{{strings.Repeat("─", cols), sgrDim}})
 
+	if st != nil && st.ConfigFile != nil && !(st.ConfigFile.Valid && st.ConfigFile.Applied) {
+		add(line{{fileBanner(st.ConfigFile), sgrRed}})
+	}
 	if !v.haveCfg {
 		add(line{{"waiting for the config…", sgrDim}})
 	} else {
@@ -243,6 +246,9 @@ func statsFields(v view) []string {
 	if st.DNS != nil && st.DNS.HitRatio != nil {
 		f = append(f, "dns="+strconv.FormatFloat(*st.DNS.HitRatio*100, 'f', 1, 64)+"%")
 	}
+	if fs := st.ConfigFile; fs != nil && !(fs.Valid && fs.Applied) {
+		f = append(f, "file="+fileState(fs))
+	}
 	if u := st.Uplink; u != nil {
 		s := "down"
 		switch {
@@ -256,6 +262,37 @@ func statsFields(v view) []string {
 		f = append(f, "uplink="+s)
 	}
 	return f
+}
+
+// fileState is the lockfile's trouble in a word: its SPEC code (with the
+// offset where there is one), "io" for a missing or unreadable file, or
+// "not-applied" for a valid file whose config was not applied.
+func fileState(fs *dashboard.FileStatus) string {
+	s := fs.Error
+	if s == "" {
+		s = "not-applied"
+	}
+	if fs.Offset != nil {
+		s += "@" + strconv.Itoa(*fs.Offset)
+	}
+	return s
+}
+
+// fileBanner is the line shown while the lockfile on disk is not the
+// config being served.
+func fileBanner(fs *dashboard.FileStatus) string {
+	what := "lockfile invalid"
+	if fs.Valid {
+		what = "lockfile not applied"
+	}
+	s := "! " + what + ": " + fs.Error
+	if fs.Offset != nil {
+		s += fmt.Sprintf(" at offset %d", *fs.Offset)
+	}
+	if fs.Detail != "" {
+		s += " (" + fs.Detail + ")"
+	}
+	return s + "; serving the last good config"
 }
 
 // configFields are the "none" mode's line for a config.

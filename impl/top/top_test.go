@@ -84,6 +84,30 @@ func TestTopScreenContent(t *testing.T) {
 	}
 }
 
+// TestTopFileBanner: while the lockfile on disk is invalid, the screen
+// says so with its code and offset, and the plain line carries file=CODE@OFF;
+// a healthy file shows neither.
+func TestTopFileBanner(t *testing.T) {
+	v := testView()
+	off := 16
+	v.stats.ConfigFile = &dashboard.FileStatus{Path: "bun.lockb", Error: "header-checksum", Offset: &off}
+	got := strings.Join(screen(v, 24, 80, false, ""), "\n")
+	if !strings.Contains(got, "! lockfile invalid: header-checksum at offset 16") || !strings.Contains(got, "last good config") {
+		t.Errorf("no banner for an invalid file:\n%s", got)
+	}
+	if line := joinFields(statsFields(v), 200); !strings.Contains(line, "file=header-checksum@16") {
+		t.Errorf("stats line lacks the file state: %q", line)
+	}
+	v.stats.ConfigFile = &dashboard.FileStatus{Path: "bun.lockb", Valid: true, Applied: true}
+	got = strings.Join(screen(v, 24, 80, false, ""), "\n")
+	if strings.Contains(got, "lockfile") {
+		t.Errorf("banner for a healthy file:\n%s", got)
+	}
+	if line := joinFields(statsFields(v), 200); strings.Contains(line, "file=") {
+		t.Errorf("file state for a healthy file: %q", line)
+	}
+}
+
 func TestTopSpark(t *testing.T) {
 	got := spark([]float64{0, 4, 8, 16}, 6, 2)
 	// The top is 1.2 × the peak of 16: 16 eighths of height stand for
