@@ -24,6 +24,8 @@
 //	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
 //	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
 //	bun13 proxy test [--timeout D] URL
+//	bun13 health [--addr HOST:PORT] [--timeout D] [--live]   (exit 0 ready, 1 not)
+//	bun13 version [--json]
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
@@ -145,6 +147,8 @@ const usageText = `bun13: the 13-byte config system
   bun13 user add|remove|passwd|role|list ...
   bun13 token issue|revoke|list ...
   bun13 proxy test URL
+  bun13 health [--addr HOST:PORT]
+  bun13 version
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `
