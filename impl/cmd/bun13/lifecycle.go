@@ -64,3 +64,10 @@ func notifySystemd(ctx context.Context, n sdnotify.Notifier, addr string, log *s
 		}
 	}()
 }
+
+// fileExists reports whether path names an existing file (through
+// symlinks, as a ConfigMap's bun.lockb is one).
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -190,7 +190,9 @@ func (e *env) registryServe(args []string) error {
 		debug.SetGCPercent(*gcPercent)
 	}
 
-	store, err := lockfile.OpenStore(*lockPath, true, e.lookup)
+	// Create the lockfile only when missing: creating takes its lock file
+	// beside it, which a read-only mount (a ConfigMap) does not allow.
+	store, err := lockfile.OpenStore(*lockPath, !fileExists(*lockPath), e.lookup)
 	if err != nil {
 		return fmt.Errorf("lockfile %s: %w", *lockPath, err)
 	}
