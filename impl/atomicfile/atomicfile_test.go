@@ -73,3 +73,45 @@ func TestLockExcludes(t *testing.T) {
 	unlock()
 	<-got
 }
+
+func TestRemoveTempsAndSweep(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "bun.lockb")
+	mk := func(p string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk(target)
+	mk(filepath.Join(dir, ".bun.lockb.tmp-123"))
+	mk(filepath.Join(dir, ".bun.lockb.tmp-9"))
+	mk(filepath.Join(dir, ".bun.lockb.tmp-x1"))        // not CreateTemp's: kept
+	mk(filepath.Join(dir, ".bun.lockb.history.tmp-4")) // another target's: kept
+	mk(filepath.Join(dir, "sub", ".doc.json.tmp-77"))
+	n, err := RemoveTemps(target)
+	if err != nil || n != 2 {
+		t.Fatalf("RemoveTemps: %d %v", n, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, ".bun.lockb.tmp-*"))
+	if len(left) != 1 || filepath.Base(left[0]) != ".bun.lockb.tmp-x1" {
+		t.Errorf("left %v", left)
+	}
+	removed, err := SweepTemps(dir, 0)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("SweepTemps: %v %v", removed, err)
+	}
+	for _, p := range []string{target, filepath.Join(dir, ".bun.lockb.tmp-x1")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", p, err)
+		}
+	}
+	// A young temp survives a sweep with a minimum age.
+	mk(filepath.Join(dir, ".a.tmp-1"))
+	if removed, _ := SweepTemps(dir, time.Hour); len(removed) != 0 {
+		t.Errorf("swept a fresh temp: %v", removed)
+	}
+}

@@ -221,7 +221,7 @@ func TestExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "BUN_CONFIG_FEATURE_FLAGS=0x000000b8\nBUN_CONFIG_REGISTRY=https://registry.npmjs.org\nBUN_CONFIG_REGISTRY_HASH=0x5e9b6bd5\nBUN_CONFIG_TERMINAL=cooked;24x80\nBUN_CONFIG_VERSION=1\n"
+	want := "BUN_CONFIG_FEATURE_FLAGS=0x000000b8\nBUN_CONFIG_REGISTRY=https://registry.npmjs.org\nBUN_CONFIG_TERMINAL=cooked;24x80\nBUN_CONFIG_VERSION=1\n"
 	if d := cmp.Diff(want, string(got)); d != "" {
 		t.Errorf("dotenv mismatch (-want +got):\n%s", d)
 	}
@@ -389,5 +389,70 @@ func BenchmarkUpdate(b *testing.B) {
 	for b.Loop() {
 		i++
 		s.Update(func(c Config) (Config, error) { c.Rows = uint8(i%255 + 1); return c, nil })
+	}
+}
+
+// memBacking is a durable config that another writer can change behind
+// the Store's back, for the Backing contract.
+type memBacking struct {
+	mu      sync.Mutex
+	durable Config
+	over    func(Config) Config
+}
+
+func (m *memBacking) Modify(_ string, fn func(Config) (Config, error)) (Config, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, err := fn(m.durable)
+	if err != nil {
+		return Config{}, err
+	}
+	m.durable = c
+	return m.Effective(c)
+}
+
+func (m *memBacking) Effective(c Config) (Config, error) { return m.over(c), nil }
+
+func TestStoreBackingAndReload(t *testing.T) {
+	bk := &memBacking{durable: Default(), over: func(c Config) Config { c.Rows = 99; return c }}
+	s, _ := NewStore(bk.over(Default()))
+	s.Backing = bk
+	ch, cancel := s.Subscribe(8)
+	defer cancel()
+	// Another writer moves the durable config; an update starts from it.
+	bk.durable.Cols = 120
+	got, err := s.UpdateFrom("api", func(c Config) (Config, error) {
+		if c.Cols != 120 || c.Rows != 24 {
+			t.Errorf("fn got %+v, want the durable config", c)
+		}
+		c.TerminalMode = Raw
+		return c, nil
+	})
+	if err != nil || got.Rows != 99 || got.Cols != 120 || got.TerminalMode != Raw {
+		t.Fatalf("update: %+v %v", got, err)
+	}
+	if bk.durable.Rows != 24 {
+		t.Errorf("the override was persisted: %+v", bk.durable)
+	}
+	if c := <-ch; c.Source != "api" || c.New != got {
+		t.Errorf("change %+v", c)
+	}
+	// Reload publishes what load returns, with its source; errors and
+	// invalid configs change nothing.
+	next := got
+	next.Cols = 10
+	if c, changed, err := s.Reload("file", func() (Config, error) { return next, nil }); err != nil || !changed || c != next {
+		t.Errorf("reload: %v %v %v", c, changed, err)
+	}
+	if c := <-ch; c.Source != "file" || c.Old != got {
+		t.Errorf("reload change %+v", c)
+	}
+	bad := next
+	bad.Cols = 0
+	if _, changed, err := s.Reload("file", func() (Config, error) { return bad, nil }); err == nil || changed || s.Load() != next {
+		t.Errorf("invalid reload published")
+	}
+	if _, changed, _ := s.Reload("file", func() (Config, error) { return next, nil }); changed {
+		t.Errorf("an unchanged reload was announced")
 	}
 }

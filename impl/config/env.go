@@ -17,9 +17,6 @@ const (
 	EnvFlags    = "BUN_CONFIG_FEATURE_FLAGS"
 	EnvTerminal = "BUN_CONFIG_TERMINAL"
 	EnvLockfile = "BUN_LOCKFILE"
-	// EnvRegistryHash is exported (never read) so that an export carries
-	// the hash even when the registry URL is unknown.
-	EnvRegistryHash = "BUN_CONFIG_REGISTRY_HASH"
 )
 
 // ApplyEnv overrides c with the environment (lookup is os.LookupEnv in
@@ -77,14 +74,15 @@ const (
 	FormatJSON   = "json"
 )
 
-// EnvVars returns the variables that reproduce c. registryURL is included
-// when known (the config itself only holds its hash).
+// EnvVars returns the variables that reproduce c when ApplyEnv reads
+// them: only variables the loader reads. registryURL is included when
+// known (the config itself only holds its hash, and the loader takes a
+// URL), so without it the registry hash is not exported.
 func EnvVars(c Config, registryURL string) map[string]string {
 	m := map[string]string{
-		EnvVersion:      strconv.Itoa(int(c.Version)),
-		EnvRegistryHash: fmt.Sprintf("0x%08x", c.RegistryHash),
-		EnvFlags:        c.FeatureFlags.Hex(),
-		EnvTerminal:     c.Terminal(),
+		EnvVersion:  strconv.Itoa(int(c.Version)),
+		EnvFlags:    c.FeatureFlags.Hex(),
+		EnvTerminal: c.Terminal(),
 	}
 	if registryURL != "" {
 		m[EnvRegistry] = registryURL
@@ -121,4 +119,38 @@ func Export(c Config, registryURL, format string) ([]byte, error) {
 		return nil, fmt.Errorf("unknown format %q (want shell, dotenv or json)", format)
 	}
 	return []byte(sb.String()), nil
+}
+
+// SourceFile is the source of a field that no variable overrides.
+const SourceFile = "file"
+
+// FieldSource says where one field of the effective config comes from:
+// SourceFile, or the name of the variable that overrides it.
+type FieldSource struct {
+	Field  string `json:"field"`
+	Source string `json:"source"`
+}
+
+// Fields are the config's field names in SPEC order (the JSON form's keys).
+var Fields = []string{"version", "registryHash", "featureFlags", "terminalMode", "rows", "cols"}
+
+// fieldEnv is the variable that overrides each field.
+var fieldEnv = map[string]string{
+	"version": EnvVersion, "registryHash": EnvRegistry, "featureFlags": EnvFlags,
+	"terminalMode": EnvTerminal, "rows": EnvTerminal, "cols": EnvTerminal,
+}
+
+// Sources returns, for each field of Fields in order, where its effective
+// value comes from under lookup (nil: everything from the file).
+func Sources(lookup func(string) (string, bool)) []FieldSource {
+	out := make([]FieldSource, len(Fields))
+	for i, f := range Fields {
+		out[i] = FieldSource{Field: f, Source: SourceFile}
+		if lookup != nil {
+			if _, ok := lookup(fieldEnv[f]); ok {
+				out[i].Source = fieldEnv[f]
+			}
+		}
+	}
+	return out
 }

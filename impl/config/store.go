@@ -9,6 +9,26 @@ import (
 type Change struct {
 	Seq      uint64
 	Old, New Config
+	// Source says who made the change: "api", "websocket", "file" (the
+	// lockfile changed on disk), "cli", "rollback", ...; "" when the
+	// updater did not say.
+	Source string
+}
+
+// Backing is the durable config a Store is a view of: the lockfile, with
+// the environment's overrides on top. When a Store has one, the Backing is
+// the truth: Update hands fn to Modify, which applies it to the durable
+// config as it is at that moment (a read-modify-write under the file's
+// lock, never a write of the Store's in-memory copy), persists the result,
+// and returns the config the process runs with afterwards.
+type Backing interface {
+	// Modify applies fn to the durable config and persists the result
+	// when it changed; it returns the effective config after it (the
+	// durable config with the overrides applied). fn may be called with
+	// a config that differs from the Store's (the file moved).
+	Modify(source string, fn func(durable Config) (Config, error)) (Config, error)
+	// Effective is what the process runs with for a given durable config.
+	Effective(durable Config) (Config, error)
 }
 
 // Store holds the live config of a running process.
@@ -28,6 +48,9 @@ type Store struct {
 	// published (the lockfile package provides one). An error aborts the
 	// update and leaves the published config as it was.
 	Persist func(old, new Config) error
+
+	// Backing, when not nil, replaces Persist: see Backing.
+	Backing Backing
 
 	mu   sync.Mutex // serializes Update and guards subs
 	seq  uint64
@@ -94,10 +117,29 @@ func (s *Store) Enabled(f Flags) bool { return Flags(s.cur.Load()>>packFlags)&f 
 // persisted, published and sent to subscribers, in that order; any error
 // (from fn, validation or Persist) leaves everything as it was. An update
 // that changes nothing is not persisted and not announced.
+//
+// With a Backing, fn gets the durable config instead (see Backing), and
+// only the fields fn changes are written.
 func (s *Store) Update(fn func(Config) (Config, error)) (Config, error) {
+	return s.UpdateFrom("", fn)
+}
+
+// UpdateFrom is Update naming the change's source (Change.Source).
+func (s *Store) UpdateFrom(source string, fn func(Config) (Config, error)) (Config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := unpack(s.cur.Load())
+	if s.Backing != nil {
+		next, err := s.Backing.Modify(source, fn)
+		if err != nil {
+			return old, err
+		}
+		if err := next.Validate(); err != nil {
+			return old, err
+		}
+		s.publishLocked(old, next, source)
+		return next, nil
+	}
 	next, err := fn(old)
 	if err != nil {
 		return old, err
@@ -113,13 +155,52 @@ func (s *Store) Update(fn func(Config) (Config, error)) (Config, error) {
 			return old, err
 		}
 	}
+	s.publishLocked(old, next, source)
+	return next, nil
+}
+
+// Reload publishes the config load returns, without persisting it: a
+// watcher calls it when the durable config changed behind the Store's
+// back (another process wrote the lockfile). load runs under the lock
+// that serializes updates, so a reload never interleaves with an
+// in-process read-modify-write. An error from load, or an invalid config,
+// changes nothing. changed reports whether a new config was published.
+func (s *Store) Reload(source string, load func() (Config, error)) (c Config, changed bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := unpack(s.cur.Load())
+	next, err := load()
+	if err != nil {
+		return old, false, err
+	}
+	if err := next.Validate(); err != nil {
+		return old, false, err
+	}
+	return next, s.publishLocked(old, next, source), nil
+}
+
+// Effective is what the process would run with for the durable config c:
+// c itself without a Backing.
+func (s *Store) Effective(c Config) (Config, error) {
+	if s.Backing == nil {
+		return c, nil
+	}
+	return s.Backing.Effective(c)
+}
+
+// publishLocked makes next current and announces it, when it differs from
+// old. s.mu is held.
+func (s *Store) publishLocked(old, next Config, source string) bool {
+	if next == old {
+		return false
+	}
 	s.cur.Store(pack(next))
 	s.seq++
-	ch := Change{Seq: s.seq, Old: old, New: next}
+	ch := Change{Seq: s.seq, Old: old, New: next, Source: source}
 	for sub := range s.subs {
 		sub.send(ch)
 	}
-	return next, nil
+	return true
 }
 
 // send never blocks: a subscriber that fell behind loses its oldest

@@ -46,7 +46,7 @@ func TestDashboardAPIConfigGet(t *testing.T) {
 	}
 	c := config.Default()
 	b := c.Bytes()
-	want := fmt.Sprintf(`{"version":1,"registryHash":"0x5e9b6bd5","featureFlags":"0x000000b8","terminalMode":"cooked","rows":24,"cols":80,"hex":"%x","checksum":"0x%016x"}`+"\n", b[:], c.Checksum())
+	want := fmt.Sprintf(`{"version":1,"registryHash":"0x5e9b6bd5","featureFlags":"0x000000b8","terminalMode":"cooked","rows":24,"cols":80,"hex":"%x","checksum":"0x%016x","sources":{"cols":"file","featureFlags":"file","registryHash":"file","rows":"file","terminalMode":"file","version":"file"}}`+"\n", b[:], c.Checksum())
 	if d := cmp.Diff(want, body); d != "" {
 		t.Errorf("GET api/config (-want +got):\n%s", d)
 	}
@@ -56,6 +56,7 @@ func TestDashboardAPIConfigGet(t *testing.T) {
 	json.Unmarshal([]byte(body), &raw)
 	delete(raw, "hex")
 	delete(raw, "checksum")
+	delete(raw, "sources")
 	j, _ := json.Marshal(raw)
 	if err := got.UnmarshalJSON(j); err != nil || got != c {
 		t.Errorf("SPEC JSON part: %+v %v", got, err)

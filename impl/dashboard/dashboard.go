@@ -22,6 +22,7 @@ import (
 
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/lockfile"
 )
 
 // Prefix is where the dashboard lives; SPEC section 8 fixes it.
@@ -57,6 +58,14 @@ type Options struct {
 	// Logger receives connection and update logs. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// File reports the lockfile the live config follows (the config
+	// watcher's view): its validity is shown as a banner and in
+	// api/config. Nil shows neither.
+	File func() FileStatus
+	// Sources says, per config field, whether the live value comes from
+	// the file or from an environment variable (config.Sources). Nil
+	// means every field from the file.
+	Sources []config.FieldSource
 
 	// Interval is the time between stats samples. Zero means 1 s.
 	Interval time.Duration
@@ -264,13 +273,57 @@ func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request) {
 	w.Write(b)
 }
 
+// FileStatus is the state of the lockfile on disk, as the config watcher
+// last saw it.
+type FileStatus struct {
+	Path string `json:"path"`
+	// Valid is false while the file is missing, unreadable or invalid
+	// by the SPEC; the live config is then the last good one.
+	Valid bool `json:"valid"`
+	// Applied is true when the live config is the file's (with the
+	// environment's overrides).
+	Applied bool   `json:"applied"`
+	Error   string `json:"error,omitempty"`  // SPEC code, or "io"
+	Offset  *int   `json:"offset,omitempty"` // where the SPEC code has one
+	Detail  string `json:"detail,omitempty"`
+	// Config is the file's own config (before overrides) when valid.
+	Config *config.Config `json:"-"`
+	Since  time.Time      `json:"since"`
+}
+
 // configBody is the GET api/config answer: the SPEC JSON fields, then the
-// 13 bytes in hex and the header CRC64.
-func configBody(c config.Config) []byte {
+// 13 bytes in hex and the header CRC64 (of the live config), then per
+// field where its value comes from, and the file's state.
+func (d *Dashboard) configBody(c config.Config) []byte {
 	j, _ := c.MarshalJSON()
 	b := c.Bytes()
 	j = j[:len(j)-1] // reopen the object
-	return fmt.Appendf(j, `,"hex":%q,"checksum":"0x%016x"}`, hex.EncodeToString(b[:]), c.Checksum())
+	j = fmt.Appendf(j, `,"hex":%q,"checksum":"0x%016x"`, hex.EncodeToString(b[:]), c.Checksum())
+	src := map[string]string{}
+	for _, f := range config.Fields {
+		src[f] = config.SourceFile
+	}
+	for _, fs := range d.o.Sources {
+		src[fs.Field] = fs.Source
+	}
+	sj, _ := json.Marshal(src)
+	j = fmt.Appendf(j, `,"sources":%s`, sj)
+	if d.o.File != nil {
+		st := d.o.File()
+		v := struct {
+			FileStatus
+			Hex      string `json:"hex,omitempty"`
+			Checksum string `json:"checksum,omitempty"`
+		}{FileStatus: st}
+		if st.Config != nil {
+			fb := st.Config.Bytes()
+			v.Hex = hex.EncodeToString(fb[:])
+			v.Checksum = fmt.Sprintf("0x%016x", st.Config.Checksum())
+		}
+		fj, _ := json.Marshal(v)
+		j = fmt.Appendf(j, `,"file":%s`, fj)
+	}
+	return append(j, '}')
 }
 
 func writeJSON(w http.ResponseWriter, status int, b []byte) {
@@ -295,7 +348,7 @@ func writeError(w http.ResponseWriter, status int, code, detail string, offset i
 }
 
 func (d *Dashboard) getConfig(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, configBody(d.o.Store.Load()))
+	writeJSON(w, http.StatusOK, d.configBody(d.o.Store.Load()))
 }
 
 // configKeys are the fields a POST may set.
@@ -334,6 +387,9 @@ func (d *Dashboard) postConfig(w http.ResponseWriter, r *http.Request) {
 	var wantHex, wantSum string
 	for k, v := range req {
 		switch k {
+		case "sources", "file":
+			// What GET shows beside the config; a body copied from GET
+			// carries them, and they are not settable.
 		case "hex", "checksum":
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -352,10 +408,12 @@ func (d *Dashboard) postConfig(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	next, err := d.o.Store.Update(func(cur config.Config) (config.Config, error) {
-		b := cur.Bytes()
-		if wantHex != "" && wantHex != hex.EncodeToString(b[:]) ||
-			wantSum != "" && wantSum != fmt.Sprintf("0x%016x", cur.Checksum()) {
+	// cur is the config as it is on disk at this moment (under the
+	// file's lock, when the Store has a Backing), not the in-memory
+	// copy: a precondition naming the state the client saw fails when
+	// the file moved since, and only the fields named are changed.
+	next, err := d.o.Store.UpdateFrom("api", func(cur config.Config) (config.Config, error) {
+		if !matches(d.o.Store, cur, wantHex, wantSum) {
 			return cur, errConflict
 		}
 		// Merge in the JSON form so that each field keeps its SPEC
@@ -382,10 +440,12 @@ func (d *Dashboard) postConfig(w http.ResponseWriter, r *http.Request) {
 	})
 	switch {
 	case err == nil:
-		d.log.Info("config changed", "via", "api", "user", user, "flags", next.FeatureFlags.String())
-		writeJSON(w, http.StatusOK, configBody(next))
+		d.log.Info("config update accepted", "via", "api", "user", user, "flags", next.FeatureFlags.String())
+		writeJSON(w, http.StatusOK, d.configBody(next))
 	case errors.Is(err, errConflict):
 		writeError(w, http.StatusConflict, "conflict", err.Error(), codes.NoOffset)
+	case errors.Is(err, lockfile.ErrFileInvalid):
+		writeError(w, http.StatusConflict, "lockfile-invalid", err.Error(), codes.NoOffset)
 	case codes.Of(err) != "":
 		var ce *codes.Error
 		off, detail := codes.NoOffset, ""
@@ -399,6 +459,27 @@ func (d *Dashboard) postConfig(w http.ResponseWriter, r *http.Request) {
 		d.log.Error("config update not persisted", "via", "api", "user", user, "err", err)
 		writeError(w, http.StatusInternalServerError, "persist-failed", "the lockfile could not be written", codes.NoOffset)
 	}
+}
+
+// matches reports whether the preconditions (hex and checksum, "" for
+// none) name the durable config cur: either its own bytes or the live
+// config it makes with the environment's overrides (what GET showed).
+func matches(s *config.Store, cur config.Config, wantHex, wantSum string) bool {
+	if wantHex == "" && wantSum == "" {
+		return true
+	}
+	cands := []config.Config{cur}
+	if eff, err := s.Effective(cur); err == nil && eff != cur {
+		cands = append(cands, eff)
+	}
+	for _, c := range cands {
+		b := c.Bytes()
+		if (wantHex == "" || wantHex == hex.EncodeToString(b[:])) &&
+			(wantSum == "" || wantSum == fmt.Sprintf("0x%016x", c.Checksum())) {
+			return true
+		}
+	}
+	return false
 }
 
 func containsKey(k string) bool {
@@ -515,6 +596,10 @@ func (d *Dashboard) publish(st Stats) {
 	}
 	if bits := d.readSecs.Load(); bits != 0 {
 		st.ConfigReadSeconds = new(math.Float64frombits(bits))
+	}
+	if d.o.File != nil {
+		f := d.o.File()
+		st.ConfigFile = &f
 	}
 	st.Clients, st.Terminals = d.hub.counts()
 	b, err := json.Marshal(st)

@@ -45,16 +45,30 @@
 //
 // POST /_dashboard/api/config takes a JSON object with any subset of the
 // SPEC fields (version, registryHash, featureFlags, terminalMode, rows,
-// cols), in their SPEC JSON form; the fields given replace the live ones
+// cols), in their SPEC JSON form; the fields given replace the file's
 // and the rest stay, so a full SPEC config and {"featureFlags":"0x000000b8"}
-// are both valid bodies. "checksum" and "hex", when present, are
-// preconditions: they must describe the live config (as GET gave them), else
-// 409 and nothing changes, so a GET-edit-POST cycle cannot undo someone
-// else's change. Unknown keys are 400. The result is validated, persisted
-// and published by Store.Update: 200 with the new GET body; an invalid
-// config is 400 {"error": SPEC code, "offset": N, "detail": ...}; a failed
+// are both valid bodies. With a Store backed by the lockfile
+// (lockfile.Backing) the change is a read-modify-write of the file's bytes
+// under its lock: it starts from the file as it is on disk at that moment,
+// never from the in-memory copy, and the environment's overrides are never
+// written. "checksum" and "hex", when present, are preconditions: they must
+// describe the config on disk at that moment (as GET gave them: the live
+// config, or the file's own under "file"), else 409 and nothing changes, so
+// a GET-edit-POST cycle cannot undo someone else's change. "sources" and
+// "file" (what GET shows beside the config) are ignored; other unknown keys
+// are 400. The result is validated, persisted and published by
+// Store.UpdateFrom("api", ...): 200 with the new GET body; an invalid config
+// is 400 {"error": SPEC code, "offset": N, "detail": ...}; a lockfile on disk
+// that is itself invalid is 409 {"error": "lockfile-invalid"}; a failed
 // write is 500 {"error": "persist-failed"}; a caller who is not admin gets
 // 403 (401 when anonymous).
+//
+// GET /_dashboard/api/config adds "sources" (per field, "file" or the
+// BUN_CONFIG_* variable that overrides it) and, with Options.File, "file":
+// the lockfile's state as the config watcher last read it (valid, applied,
+// the SPEC error code and offset, the file's own hex and checksum). The
+// page shows a banner while the file is not valid; Stats carry the same
+// state as "configFile".
 //
 // # WebSocket protocol
 //

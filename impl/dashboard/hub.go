@@ -395,7 +395,8 @@ func (d *Dashboard) handleFrame(c *client, b []byte, allowed bool) {
 		d.reply(c, frame.Nak(f.Offset, frame.NakUnauthorized))
 		return
 	}
-	next, err := d.o.Store.Update(func(cur config.Config) (config.Config, error) {
+	// Applied to the file's config as it is on disk now (see postConfig).
+	next, err := d.o.Store.UpdateFrom("websocket", func(cur config.Config) (config.Config, error) {
 		return frame.Apply(cur, f)
 	})
 	if err != nil {
@@ -406,7 +407,7 @@ func (d *Dashboard) handleFrame(c *client, b []byte, allowed bool) {
 		d.reply(c, frame.Nak(f.Offset, code))
 		return
 	}
-	d.log.Info("config changed", "via", "websocket", "user", c.user, "frame", f.Type.String(), "offset", f.Offset, "value", f.Value)
+	d.log.Info("config update accepted", "via", "websocket", "user", c.user, "frame", f.Type.String(), "offset", f.Offset, "value", f.Value)
 	d.reply(c, frame.Ack(f.Offset, next.Checksum()))
 }
 

@@ -46,6 +46,10 @@ type Stats struct {
 	DNS    *DNSStats     `json:"dns,omitempty"`
 	Uplink *UplinkStatus `json:"uplink,omitempty"`
 
+	// ConfigFile is the lockfile's state (nil without Options.File); the
+	// page shows a banner while it is not valid.
+	ConfigFile *FileStatus `json:"configFile,omitempty"`
+
 	Clients   int            `json:"clients"`   // open WebSocket connections
 	Terminals map[string]int `json:"terminals"` // terminal clients by announced mode
 

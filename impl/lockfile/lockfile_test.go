@@ -385,8 +385,26 @@ func TestStorePersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(s.Load(), lf.Config); d != "" {
-		t.Errorf("file does not hold the published config (-store +file):\n%s", d)
+	// The file holds its own fields plus the change; the environment's
+	// override is a runtime layer and is never written.
+	want := config.Default()
+	want.FeatureFlags |= config.Debug
+	if d := cmp.Diff(want, lf.Config); d != "" {
+		t.Errorf("file (-want +got):\n%s", d)
+	}
+	if got := s.Load(); got.TerminalMode != config.Raw || got.Rows != 50 || !got.Enabled(config.Debug) {
+		t.Errorf("live config %+v: want the override and the change", got)
+	}
+	// Another writer changes the file: an Update starts from the file's
+	// bytes, not from the Store's copy, so that change is kept.
+	if _, err := Update(path, func(lf *Lockfile) error { lf.Config.Cols = 99; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(func(c config.Config) (config.Config, error) { c.FeatureFlags |= config.TraceConfig; return c, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if lf, _ := ReadFile(path); lf.Config.Cols != 99 || !lf.Config.Enabled(config.TraceConfig|config.Debug) {
+		t.Errorf("a write lost another writer's change: %+v", lf.Config)
 	}
 	// A failing persist publishes nothing.
 	os.Remove(path)
@@ -397,5 +415,28 @@ func TestStorePersists(t *testing.T) {
 	}
 	if s.Load() != before {
 		t.Errorf("a config that was not persisted was published")
+	}
+}
+
+// A symlinked lockfile: writes replace the target, the link stays.
+func TestWritesFollowSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real", "bun.lockb")
+	os.Mkdir(filepath.Dir(target), 0o755)
+	if err := Create(target, config.Default(), false); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "bun.lockb")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UpdateFrom(link, "cli", func(lf *Lockfile) error { lf.Config.Rows = 33; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st, err)
+	}
+	if lf, err := ReadFile(target); err != nil || lf.Config.Rows != 33 {
+		t.Errorf("target: %+v %v", lf, err)
 	}
 }

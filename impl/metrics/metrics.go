@@ -17,7 +17,8 @@
 //	bun_registry_tarball_bytes                              gauge
 //	bun_config_info{version,registry_hash,feature_flags}    gauge, always 1
 //	bun_config_reads_total                                  counter
-//	bun_config_updates_total                                counter
+//	bun_config_updates_total{source}                        counter
+//	bun_config_file_valid                                   gauge, 1 or 0
 //
 // route is always a route template ("/:name", "/:name/-/:file"), never a
 // raw path, so a client cannot create series at will.
@@ -57,7 +58,8 @@ type Metrics struct {
 	tarballBytes prometheus.Gauge
 	configInfo   *prometheus.GaugeVec
 	configReads  prometheus.Counter
-	configUpdate prometheus.Counter
+	configUpdate *prometheus.CounterVec
+	fileValid    prometheus.Gauge
 
 	children sync.Map // reqKey -> *reqChildren
 
@@ -116,14 +118,19 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "bun_config_reads_total",
 			Help: "Reads of the live config (one per request).",
 		}),
-		configUpdate: prometheus.NewCounter(prometheus.CounterOpts{
+		configUpdate: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bun_config_updates_total",
-			Help: "Changes applied to the live config.",
+			Help: "Changes applied to the live config, by source: file (the lockfile changed on disk: another process, an editor, a ConfigMap), cli, rollback, api, websocket.",
+		}, []string{"source"}),
+		fileValid: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "bun_config_file_valid",
+			Help: "1 while the lockfile on disk is valid and its config applied; 0 while it is missing or invalid and the last good config is served.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{
 		m.requests, m.duration, m.authFailures, m.rateLimited, m.packages,
 		m.versions, m.tarballBytes, m.configInfo, m.configReads, m.configUpdate,
+		m.fileValid,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -131,6 +138,11 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if g, ok := reg.(prometheus.Gatherer); ok {
 		m.gatherer = g
+	}
+	// The store was loaded from a valid file, or there is no file.
+	m.fileValid.Set(1)
+	for _, src := range UpdateSources {
+		m.configUpdate.WithLabelValues(src)
 	}
 	return m, nil
 }
@@ -218,13 +230,44 @@ func hex8(v uint32) string {
 	return string(b[:])
 }
 
-// ConfigUpdated counts one change of the live config and reports it.
-func (m *Metrics) ConfigUpdated(c config.Config) {
+// UpdateSources are the source labels of bun_config_updates_total that
+// exist from the start (at zero); "other" stands for a change whose
+// updater named no source.
+var UpdateSources = []string{"file", "cli", "rollback", "api", "websocket", "other"}
+
+func sourceLabel(s string) string {
+	for _, k := range UpdateSources {
+		if k == s {
+			return s
+		}
+	}
+	switch s {
+	case "repair", "migrate", "init", "import":
+		return "cli"
+	}
+	return "other"
+}
+
+// ConfigUpdated counts one change of the live config from source and
+// reports it.
+func (m *Metrics) ConfigUpdated(source string, c config.Config) {
 	if m == nil {
 		return
 	}
-	m.configUpdate.Inc()
+	m.configUpdate.WithLabelValues(sourceLabel(source)).Inc()
 	m.SetConfig(c)
+}
+
+// SetConfigFileValid sets bun_config_file_valid.
+func (m *Metrics) SetConfigFileValid(ok bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	m.fileValid.Set(v)
 }
 
 // WatchConfig sets bun_config_info from s now and on every change until
@@ -254,7 +297,7 @@ func (m *Metrics) WatchConfig(ctx context.Context, s *config.Store) {
 					n = c.Seq - last
 				}
 				last = c.Seq
-				m.configUpdate.Add(float64(n))
+				m.configUpdate.WithLabelValues(sourceLabel(c.Source)).Add(float64(n))
 				m.SetConfig(c.New)
 			}
 		}

@@ -3,6 +3,7 @@ package metrics
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -110,29 +111,35 @@ func TestConfigInfo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	m.WatchConfig(ctx, store)
-	want := func(flags string, updates int) string {
+	want := func(flags string, api, other int) string {
 		return `
 # HELP bun_config_info The live 13-byte config; always 1.
 # TYPE bun_config_info gauge
 bun_config_info{feature_flags="` + flags + `",registry_hash="0x5e9b6bd5",version="1"} 1
-# HELP bun_config_updates_total Changes applied to the live config.
+# HELP bun_config_updates_total Changes applied to the live config, by source: file (the lockfile changed on disk: another process, an editor, a ConfigMap), cli, rollback, api, websocket.
 # TYPE bun_config_updates_total counter
-bun_config_updates_total ` + string(rune('0'+updates)) + `
+bun_config_updates_total{source="api"} ` + strconv.Itoa(api) + `
+bun_config_updates_total{source="cli"} 0
+bun_config_updates_total{source="file"} 0
+bun_config_updates_total{source="other"} ` + strconv.Itoa(other) + `
+bun_config_updates_total{source="rollback"} 0
+bun_config_updates_total{source="websocket"} 0
 `
 	}
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0x000000b8", 0)), "bun_config_info", "bun_config_updates_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want("0x000000b8", 0, 0)), "bun_config_info", "bun_config_updates_total"); err != nil {
 		t.Error(err)
 	}
-	for _, f := range []config.Flags{config.Debug, config.AuthRequired} {
-		if _, err := store.Update(func(c config.Config) (config.Config, error) { c.FeatureFlags |= f; return c, nil }); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := store.Update(func(c config.Config) (config.Config, error) { c.FeatureFlags |= config.Debug; return c, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateFrom("api", func(c config.Config) (config.Config, error) { c.FeatureFlags |= config.AuthRequired; return c, nil }); err != nil {
+		t.Fatal(err)
 	}
 	// The watcher runs in its own goroutine: wait for it (bounded).
 	deadline := time.Now().Add(5 * time.Second)
 	var err2 error
 	for time.Now().Before(deadline) {
-		if err2 = testutil.GatherAndCompare(reg, strings.NewReader(want("0x000000f9", 2)), "bun_config_info", "bun_config_updates_total"); err2 == nil {
+		if err2 = testutil.GatherAndCompare(reg, strings.NewReader(want("0x000000f9", 1, 1)), "bun_config_info", "bun_config_updates_total"); err2 == nil {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)

@@ -8,10 +8,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
-	"github.com/bun13/bun13/impl/atomicfile"
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/confighistory"
 	"github.com/bun13/bun13/impl/lockfile"
 )
 
@@ -27,10 +28,27 @@ func (e *env) fileFlag(fs *flag.FlagSet) *string {
 }
 
 func runConfig(e *env, args []string) error {
-	if len(args) == 0 {
-		return usagef("config: want init, get, set, feature, validate, dump, repair, migrate, env or live")
+	// Flags may come before the subcommand too: `config --file F get`.
+	var lead []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-" {
+		a := args[0]
+		if isHelpArg(a) {
+			return helpText(groupUsage["config"])
+		}
+		name := strings.TrimLeft(a, "-")
+		if _, takesValue := configValueFlags[name]; takesValue && len(args) > 1 {
+			lead, args = append(lead, a, args[1]), args[2:]
+			continue
+		}
+		lead, args = append(lead, a), args[1:]
 	}
-	sub, args := args[0], args[1:]
+	if len(args) == 0 {
+		return usagef("config: want init, get, set, feature, validate, dump, repair, migrate, env, live, history or rollback")
+	}
+	if args[0] == "help" {
+		return helpText(groupUsage["config"])
+	}
+	sub, args := args[0], append(args[1:len(args):len(args)], lead...)
 	h, ok := configCommands[sub]
 	if !ok {
 		return usagef("config: unknown subcommand %q", sub)
@@ -49,7 +67,13 @@ var configCommands = map[string]func(*env, []string) error{
 	"migrate":  configMigrate,
 	"env":      configEnv,
 	"live":     configLive,
+	"history":  configHistory,
+	"rollback": configRollback,
 }
+
+// configValueFlags are the config flags that take a value, so that one
+// given before the subcommand keeps it.
+var configValueFlags = map[string]struct{}{"file": {}, "format": {}, "to": {}, "config-from": {}, "registry": {}}
 
 // effective loads the file's config with the environment applied.
 func (e *env) effective(path string) (config.Config, error) {
@@ -88,6 +112,7 @@ var getters = map[string]func(config.Config) string{
 	"featureFlags":  func(c config.Config) string { return c.FeatureFlags.Hex() },
 	"terminal":      config.Config.Terminal,
 	"terminal.mode": func(c config.Config) string { return c.TerminalMode.String() },
+	"terminalMode":  func(c config.Config) string { return c.TerminalMode.String() },
 	"terminal.size": func(c config.Config) string { return fmt.Sprintf("%dx%d", c.Rows, c.Cols) },
 	"rows":          func(c config.Config) string { return strconv.Itoa(int(c.Rows)) },
 	"cols":          func(c config.Config) string { return strconv.Itoa(int(c.Cols)) },
@@ -97,16 +122,20 @@ var getters = map[string]func(config.Config) string{
 func configGet(e *env, args []string) error {
 	fs := newFlags("config get")
 	file := e.fileFlag(fs)
+	explain := fs.Bool("explain", false, "show, per field, the value and where it comes from: the file or an environment variable")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
-		return usagef("config get [FIELD]")
+		return usagef("config get [--explain] [FIELD]")
 	}
 	c, err := e.effective(*file)
 	if err != nil {
 		return err
+	}
+	if *explain {
+		return e.explain(*file, c, pos)
 	}
 	if len(pos) == 0 {
 		b, _ := json.MarshalIndent(c, "", "  ")
@@ -121,10 +150,53 @@ func configGet(e *env, args []string) error {
 	return nil
 }
 
+// explain prints each field (or the one named) with its effective value,
+// the file's value when an override differs, and the source.
+func (e *env) explain(path string, eff config.Config, only []string) error {
+	lf, err := lockfile.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	fv := fieldValues(lf.Config)
+	ev := fieldValues(eff)
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIELD\tVALUE\tSOURCE\tFILE")
+	found := len(only) == 0
+	for _, fsrc := range config.Sources(e.lookup) {
+		if len(only) == 1 && only[0] != fsrc.Field {
+			continue
+		}
+		found = true
+		fileVal := "="
+		if fsrc.Source != config.SourceFile {
+			fileVal = fv[fsrc.Field]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", fsrc.Field, ev[fsrc.Field], fsrc.Source, fileVal)
+	}
+	if !found {
+		return usagef("config get --explain: unknown field %q (want one of %s)", only[0], strings.Join(config.Fields, ", "))
+	}
+	return tw.Flush()
+}
+
+// fieldValues renders each field of config.Fields as the JSON form does.
+func fieldValues(c config.Config) map[string]string {
+	return map[string]string{
+		"version": strconv.Itoa(int(c.Version)), "registryHash": fmt.Sprintf("0x%08x", c.RegistryHash),
+		"featureFlags": c.FeatureFlags.Hex(), "terminalMode": c.TerminalMode.String(),
+		"rows": strconv.Itoa(int(c.Rows)), "cols": strconv.Itoa(int(c.Cols)),
+	}
+}
+
 // update rewrites the file's config through fn, under the lockfile lock
-// and crash-safely, and prints the new value of field.
+// and crash-safely, starting from the bytes on disk, and records the
+// change in the history with source.
 func (e *env) update(path string, fn func(config.Config) (config.Config, error)) (config.Config, error) {
-	lf, err := lockfile.Update(path, func(lf *lockfile.Lockfile) error {
+	return e.updateFrom(path, "cli", fn)
+}
+
+func (e *env) updateFrom(path, source string, fn func(config.Config) (config.Config, error)) (config.Config, error) {
+	lf, err := lockfile.UpdateFrom(path, source, func(lf *lockfile.Lockfile) error {
 		c, err := fn(lf.Config)
 		if err != nil {
 			return err
@@ -149,7 +221,7 @@ func configSet(e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return usagef("config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;ROWSxCOLS | terminal.mode MODE | terminal.size ROWSxCOLS")
+		return usagef("config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;ROWSxCOLS | terminal.mode MODE | terminal.size ROWSxCOLS | rows N | cols N")
 	}
 	field, val := pos[0], pos[1]
 	var fn func(config.Config) (config.Config, error)
@@ -180,7 +252,24 @@ func configSet(e *env, args []string) error {
 			return codes.At(codes.UnknownFeature, config.OffsetFeatureFlags, "%v", err)
 		}
 		fn = func(c config.Config) (config.Config, error) { c.FeatureFlags = f; return c, nil }
-	case "terminal.mode":
+	case "rows", "cols":
+		n, err := config.ParseDecimal(val)
+		if err != nil || n < 1 || n > 255 {
+			off := config.OffsetRows
+			if field == "cols" {
+				off = config.OffsetCols
+			}
+			return codes.At(codes.TerminalSize, off, "%s %q, want 1..255", field, val)
+		}
+		fn = func(c config.Config) (config.Config, error) {
+			if field == "rows" {
+				c.Rows = uint8(n)
+			} else {
+				c.Cols = uint8(n)
+			}
+			return c, nil
+		}
+	case "terminal.mode", "terminalMode":
 		m, ok := config.ParseMode(val)
 		if !ok {
 			return codes.At(codes.TerminalMode, config.OffsetTerminalMode, "mode %q, want none, cooked or raw", val)
@@ -205,8 +294,10 @@ func configSet(e *env, args []string) error {
 			return codes.At(codes.TerminalSize, config.OffsetRows, "%s", detailOf(err))
 		}
 		fn = func(c config.Config) (config.Config, error) { c.Rows, c.Cols = r, cols; return c, nil }
+	case "checksum":
+		return usagef("config set: checksum is computed from the other fields, not set")
 	default:
-		return usagef("config set: unknown field %q", field)
+		return usagef("config set: unknown field %q (want one of: version registry registryHash featureFlags terminal terminal.mode terminalMode terminal.size rows cols)", field)
 	}
 	c, err := e.update(*file, fn)
 	if err != nil {
@@ -303,6 +394,23 @@ func configValidate(e *env, args []string) error {
 	}
 	b, err := os.ReadFile(*file)
 	if err != nil {
+		hint := ""
+		if errors.Is(err, os.ErrNotExist) {
+			hint = "create one with: bun13 config init --file " + *file
+		}
+		if *asJSON {
+			out, _ := json.Marshal(struct {
+				Valid  bool   `json:"valid"`
+				Error  string `json:"error"`
+				Detail string `json:"detail"`
+				Hint   string `json:"hint,omitempty"`
+			}{false, "io", err.Error(), hint})
+			fmt.Fprintf(e.stdout, "%s\n", out)
+			return errReportedIO
+		}
+		if hint != "" {
+			return fmt.Errorf("%w (%s)", err, hint)
+		}
 		return err
 	}
 	lf, verr := lockfile.Decode(b)
@@ -360,7 +468,7 @@ func configDump(e *env, args []string) error {
 func configRepair(e *env, args []string) error {
 	fs := newFlags("config repair")
 	file := e.fileFlag(fs)
-	from := fs.String("config-from", "", "JSON file with the config to rebuild the header from (SPEC JSON config form; default: the default config)")
+	from := fs.String("config-from", "", "JSON file with the config to rebuild the header from (SPEC JSON config form); default: the fields repair can prove intact, the rest from the history or the default config")
 	dry := fs.Bool("dry-run", false, "report what would change, write nothing")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -369,7 +477,7 @@ func configRepair(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("config repair [--file F] [--config-from JSON] [--dry-run]")
 	}
-	var cfg *config.Config
+	opts := lockfile.RepairOptions{}
 	if *from != "" {
 		j, err := os.ReadFile(*from)
 		if err != nil {
@@ -379,40 +487,71 @@ func configRepair(e *env, args []string) error {
 		if err := json.Unmarshal(j, &c); err != nil {
 			return jsonInputError(err)
 		}
-		cfg = &c
+		opts.Config = &c
 	}
-	unlock, err := atomicfile.Lock(*file)
-	if err != nil {
+	if recs, _, err := confighistory.Read(lockfile.HistoryPath(*file)); err == nil {
+		for _, r := range recs {
+			if r.Valid {
+				opts.Known = append(opts.Known, r.Config)
+			}
+		}
+	}
+	var out []byte
+	var rep lockfile.RepairReport
+	check := func(cur []byte) error {
+		var err error
+		out, rep, err = lockfile.RepairWith(cur, opts)
+		if err != nil {
+			if rep.Found != nil {
+				fmt.Fprintf(e.stdout, "found: %v\n", rep.Found)
+			}
+			fmt.Fprintf(e.stdout, "refused: %v\n", err)
+			return err
+		}
+		if !rep.Repaired {
+			return errNothingToRepair
+		}
+		fmt.Fprintf(e.stdout, "found: %v\n", rep.Found)
+		for _, n := range rep.Notes {
+			fmt.Fprintf(e.stdout, "  %s\n", n)
+		}
+		for _, c := range rep.Changes {
+			fmt.Fprintf(e.stdout, "  0x%02X %-13s %s -> %s\n", c.Offset, c.Field, c.Old, c.New)
+		}
+		fmt.Fprintf(e.stdout, "kept all %d packages\n", rep.Packages)
+		if *dry {
+			return errDryRun
+		}
+		return nil
+	}
+	// Replace holds the lock from the read to the write.
+	if _, err := os.Stat(*file); err != nil {
 		return err
 	}
-	defer unlock()
-	b, err := os.ReadFile(*file)
-	if err != nil {
-		return err
-	}
-	out, rep, err := lockfile.Repair(b, cfg)
-	if err != nil {
-		return err
-	}
-	if !rep.Repaired {
+	err = lockfile.ReplaceFunc(*file, "repair", func(cur []byte) ([]byte, error) {
+		if err := check(cur); err != nil {
+			return nil, err
+		}
+		return out, nil
+	})
+	switch {
+	case errors.Is(err, errNothingToRepair):
 		fmt.Fprintf(e.stdout, "%s is valid (%d packages): nothing to repair\n", *file, rep.Packages)
 		return nil
-	}
-	fmt.Fprintf(e.stdout, "found: %v\n", rep.Found)
-	for _, c := range rep.Changes {
-		fmt.Fprintf(e.stdout, "  0x%02X %-13s %s -> %s\n", c.Offset, c.Field, c.Old, c.New)
-	}
-	fmt.Fprintf(e.stdout, "kept all %d packages\n", rep.Packages)
-	if *dry {
+	case errors.Is(err, errDryRun):
 		fmt.Fprintln(e.stdout, "dry run: nothing written")
 		return nil
-	}
-	if err := atomicfile.Write(*file, out, 0o644); err != nil {
+	case err != nil:
 		return err
 	}
 	fmt.Fprintf(e.stdout, "repaired %s\n", *file)
 	return nil
 }
+
+var (
+	errNothingToRepair = errors.New("nothing to repair")
+	errDryRun          = errors.New("dry run")
+)
 
 func configMigrate(e *env, args []string) error {
 	fs := newFlags("config migrate")
@@ -429,7 +568,7 @@ func configMigrate(e *env, args []string) error {
 		return codes.At(codes.UnsupportedVersion, config.OffsetVersion, "target version %d", *to)
 	}
 	var from uint8
-	c, err := e.update(*file, func(c config.Config) (config.Config, error) {
+	c, err := e.updateFrom(*file, "migrate", func(c config.Config) (config.Config, error) {
 		from = c.Version
 		return c.Migrate(uint8(*to))
 	})
@@ -441,28 +580,54 @@ func configMigrate(e *env, args []string) error {
 }
 
 func configEnv(e *env, args []string) error {
+	if len(args) > 0 && isHelpArg(args[0]) {
+		args = []string{"export", "--help"}
+	}
 	if len(args) == 0 || args[0] != "export" {
-		return usagef("config env export --format shell|dotenv|json")
+		return usagef("config env export --format shell|dotenv|json [--registry URL]")
 	}
 	fs := newFlags("config env export")
 	file := e.fileFlag(fs)
 	format := fs.String("format", config.FormatShell, "shell, dotenv or json")
+	registry := fs.String("registry", "", "the registry URL the config's registryHash stands for, when it is not the default one (exported as "+config.EnvRegistry+"; refused if its hash differs)")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usagef("config env export --format shell|dotenv|json")
+		return usagef("config env export --format shell|dotenv|json [--registry URL]")
+	}
+	if _, err := config.Export(config.Default(), "", *format); err != nil {
+		return usagef("%v", err)
 	}
 	c, err := e.effective(*file)
 	if err != nil {
 		return err
 	}
+	// The config holds only the registry's hash: the URL is exported when
+	// it is known (the variable, --registry, or the default registry);
+	// otherwise it is left out (and said so), because the loader reads
+	// the URL alone and an exported hash would be a variable it ignores.
 	url := ""
-	if v, ok := e.lookup(config.EnvRegistry); ok {
-		url, _ = config.NormalizeRegistryURL(v)
-	} else if c.RegistryHash == config.DefaultRegistryHash {
-		url = config.DefaultRegistry
+	switch {
+	case *registry != "":
+		norm, err := config.NormalizeRegistryURL(*registry)
+		if err != nil {
+			return usagef("config env export: --registry: %v", err)
+		}
+		if h, _ := config.RegistryHash(norm); h != c.RegistryHash {
+			return codes.At(codes.RegistryHash, config.OffsetRegistryHash, "--registry %s hashes to 0x%08x, the config's registryHash is 0x%08x", norm, h, c.RegistryHash)
+		}
+		url = norm
+	default:
+		if v, ok := e.lookup(config.EnvRegistry); ok {
+			url, _ = config.NormalizeRegistryURL(v)
+		} else if c.RegistryHash == config.DefaultRegistryHash {
+			url = config.DefaultRegistry
+		}
+	}
+	if url == "" {
+		fmt.Fprintf(e.stderr, "note: registryHash 0x%08x is not the default registry's and its URL is unknown: %s not exported (pass --registry URL)\n", c.RegistryHash, config.EnvRegistry)
 	}
 	out, err := config.Export(c, url, *format)
 	if err != nil {

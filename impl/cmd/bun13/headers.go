@@ -12,6 +12,9 @@ import (
 func init() { commands["headers"] = runHeadersCmd }
 
 func runHeadersCmd(e *env, args []string) error {
+	if len(args) == 2 && args[0] == "validate" && isHelpArg(args[1]) {
+		return helpText(groupUsage["headers"])
+	}
 	if len(args) == 0 || args[0] != "validate" {
 		return usagef("headers validate 'Name: value'... | NAME VALUE")
 	}

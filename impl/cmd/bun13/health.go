@@ -15,7 +15,10 @@ import (
 	"time"
 )
 
-func init() { commands["health"] = (*env).healthCmd }
+func init() {
+	commands["health"] = (*env).healthCmd
+	synopsis["health"] = "[--addr HOST:PORT] [--timeout D] [--live]   (exit 0 ready, 1 not ready or no answer)"
+}
 
 func (e *env) healthCmd(args []string) error {
 	fs := newFlags("health")

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 )
 
 func hostPort(t *testing.T, url string) string {
@@ -57,7 +58,19 @@ func TestHealthCommand(t *testing.T) {
 	if err := os.WriteFile(lock, good[:40], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, errs, code = cliRun(t, "", nil, "", "health", "--addr", addr)
+	// The live-config watcher sees the file within a poll; wait for it.
+	healthUntil := func(want int) (string, int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, errs, code := cliRun(t, "", nil, "", "health", "--addr", addr)
+			if code == want || time.Now().After(deadline) {
+				return errs, code
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	errs, code = healthUntil(1)
 	if code != 1 || !strings.Contains(errs, "503") || !strings.Contains(errs, `"name":"config"`) {
 		t.Fatalf("health with a torn lockfile: %d %s", code, errs)
 	}
@@ -67,7 +80,7 @@ func TestHealthCommand(t *testing.T) {
 	if err := os.WriteFile(lock, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, errs, code := cliRun(t, "", nil, "", "health", "--addr", addr); code != 0 {
+	if errs, code := healthUntil(0); code != 0 {
 		t.Fatalf("health after the lockfile is restored: %d %s", code, errs)
 	}
 
@@ -110,5 +123,14 @@ func TestVersion(t *testing.T) {
 	var j buildVersion
 	if code != 0 || json.Unmarshal([]byte(out), &j) != nil || j.Go != runtime.Version() {
 		t.Fatalf("version --json: %d %q", code, out)
+	}
+}
+
+func TestHealthVersionHelp(t *testing.T) {
+	for _, cmd := range []string{"health", "version"} {
+		out, errs, code := cliRun(t, "", nil, "", cmd, "--help")
+		if code != 0 || !strings.Contains(out, "usage: bun13 "+cmd) {
+			t.Errorf("%s --help: %d %q %q", cmd, code, out, errs)
+		}
 	}
 }

@@ -6,44 +6,21 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
-	"github.com/bun13/bun13/impl/config"
-	"github.com/bun13/bun13/impl/lockfile"
+	"github.com/bun13/bun13/impl/configwatch"
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/sdnotify"
 )
 
 // configReadyCheck is the "config" readiness check: the lockfile on disk
-// decodes without a SPEC error, and its config, with the environment
-// overrides applied, is the config being served. A file that was changed
-// but not (yet) applied, or that is invalid, makes the server unready
-// until it is applied or repaired.
-//
-// The live-config watcher (issue 10) knows this first-hand; when it lands
-// it should replace this function with its own status, keeping the name
-// "config".
-func configReadyCheck(path string, store *config.Store, lookup func(string) (string, bool)) registry.ReadyCheck {
-	return registry.ReadyCheck{Name: "config", Check: func(context.Context) error {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		lf, err := lockfile.Decode(b)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		want, err := config.ApplyEnv(lf.Config, lookup)
-		if err != nil {
-			return err
-		}
-		if got := store.Load(); got != want {
-			return fmt.Errorf("%s holds config %x, the server applies %x", path, want.Bytes(), got.Bytes())
-		}
-		return nil
-	}}
+// decodes without a SPEC error and its config, with the environment
+// overrides applied, is the config being served, as the live-config
+// watcher knows it. A file that is invalid, deleted or not yet applied
+// makes the server unready until the watcher applies a valid one.
+func configReadyCheck(w *configwatch.Watcher) registry.ReadyCheck {
+	return registry.ReadyCheck{Name: "config", Check: func(context.Context) error { return w.Ready() }}
 }
 
 // notifySystemd sends READY=1 (call it once the listener exists, so the

@@ -9,6 +9,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/configwatch"
 	"github.com/bun13/bun13/impl/lockfile"
 )
 
@@ -37,6 +38,12 @@ func configLive(e *env, args []string) error {
 	if err := w.Add(filepath.Dir(path)); err != nil {
 		return err
 	}
+	// A symlinked file (a ConfigMap volume: bun.lockb -> ..data/bun.lockb)
+	// changes where the link points: watch that directory too.
+	real, _ := filepath.EvalSymlinks(path)
+	if real != "" && filepath.Dir(real) != filepath.Dir(path) {
+		w.Add(filepath.Dir(real))
+	}
 	cur, curErr := readConfig(path)
 	if curErr != nil {
 		fmt.Fprintf(e.stdout, "%s watching %s: %v\n", stamp(), *file, curErr)
@@ -51,8 +58,14 @@ func configLive(e *env, args []string) error {
 		case err := <-w.Errors:
 			return err
 		case ev := <-w.Events:
-			if filepath.Clean(ev.Name) != path {
+			if !configwatch.Relevant(path, real, ev.Name) {
 				continue
+			}
+			if r, err := filepath.EvalSymlinks(path); err == nil && r != real {
+				if real == "" || filepath.Dir(r) != filepath.Dir(real) {
+					w.Add(filepath.Dir(r))
+				}
+				real = r
 			}
 			if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
 				if _, err := os.Stat(path); err != nil {
@@ -62,6 +75,9 @@ func configLive(e *env, args []string) error {
 				}
 			}
 			next, err := readConfig(path)
+			if err == nil && curErr == nil && next == cur {
+				continue // an event that changed nothing (a ConfigMap's temp entries)
+			}
 			switch {
 			case err != nil:
 				if curErr == nil || err.Error() != curErr.Error() {

@@ -7,15 +7,17 @@
 //	bun13 lockfile import [-o FILE] [--config-from LOCKB] package-lock.json
 //	bun13 lockfile dump FILE
 //	bun13 config init [--force]
-//	bun13 config get [FIELD]
-//	bun13 config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;RxC | terminal.mode MODE | terminal.size ROWSxCOLS
+//	bun13 config get [--explain] [FIELD]
+//	bun13 config set version N | registry URL | registryHash 0xHEX | featureFlags FLAGS | terminal MODE;RxC | terminal.mode MODE | terminal.size ROWSxCOLS | rows N | cols N
 //	bun13 config feature enable|disable NAME... | list
 //	bun13 config validate [--json]
 //	bun13 config dump --hex
 //	bun13 config repair [--config-from JSON] [--dry-run]
 //	bun13 config migrate --to N
-//	bun13 config env export --format shell|dotenv|json
+//	bun13 config env export --format shell|dotenv|json [--registry URL]
 //	bun13 config live
+//	bun13 config history [--json]
+//	bun13 config rollback [--to N]
 //	bun13 frame decode HEX
 //	bun13 frame encode --type T --offset O --value V
 //	bun13 headers validate 'Name: value'... | NAME VALUE
@@ -24,6 +26,11 @@
 //	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
 //	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
 //	bun13 proxy test [--timeout D] URL
+//	bun13 status [--registry URL] [--json]
+//	bun13 metrics [--registry URL] [--summary]
+//	bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
+//	bun13 validate headers ...            (alias of headers validate)
+//	bun13 help COMMAND [SUBCOMMAND]       (also COMMAND [SUBCOMMAND] --help)
 //	bun13 health [--addr HOST:PORT] [--timeout D] [--live]   (exit 0 ready, 1 not)
 //	bun13 version [--json]
 //
@@ -31,8 +38,10 @@
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
 // BUN_CONFIG_REGISTRY, BUN_CONFIG_FEATURE_FLAGS, BUN_CONFIG_TERMINAL)
 // overrides the file's values where the config is loaded for reading
-// (get, feature list, env export); commands that check or rewrite the file
-// itself (validate, dump, set, repair, migrate) work on the file's bytes.
+// (get, feature list, env export, status, a running registry); commands
+// that check or rewrite the file itself (validate, dump, set, repair,
+// migrate, rollback) work on the file's bytes, and never write an override.
+// A running `registry serve` follows the file (impl/configwatch).
 //
 // Exit status: 0 success or valid; 1 invalid input, with a first stderr line
 // "error: CODE ..." using a SPEC code; 2 usage or I/O error.
@@ -81,8 +90,16 @@ func (e *env) main(args []string) int {
 	if err == nil {
 		return 0
 	}
+	var help helpShown
+	if errors.As(err, &help) {
+		fmt.Fprint(e.stdout, help.text)
+		return 0
+	}
 	if errors.Is(err, errSilentFail) {
 		return 1
+	}
+	if errors.Is(err, errReportedIO) {
+		return 2
 	}
 	if c := codes.Of(err); c != "" {
 		var ce *codes.Error
@@ -113,21 +130,29 @@ func (e *env) main(args []string) int {
 }
 
 // errSilentFail exits 1 after the command printed its own verdict (for
-// example `config validate --json`).
-var errSilentFail = errors.New("invalid (reported)")
+// example `config validate --json`); errReportedIO exits 2 after it
+// printed an I/O failure its own way (validate --json on a missing file).
+var (
+	errSilentFail = errors.New("invalid (reported)")
+	errReportedIO = errors.New("i/o error (reported)")
+)
 
 func (e *env) run(args []string) error {
 	if len(args) == 0 {
 		return usagef("no command")
 	}
 	cmd, rest := args[0], args[1:]
+	if g, ok := groupUsage[cmd]; ok && len(rest) > 0 && (isHelpArg(rest[0]) || rest[0] == "help") {
+		return helpText(g)
+	}
 	if h, ok := commands[cmd]; ok {
 		return h(e, rest)
 	}
 	switch cmd {
-	case "help", "-h", "--help":
-		fmt.Fprint(e.stdout, usageText)
-		return nil
+	case "help":
+		return e.helpFor(rest)
+	case "-h", "--help":
+		return helpText(usageText)
 	}
 	return usagef("unknown command %q", cmd)
 }
@@ -140,15 +165,20 @@ var commands = map[string]func(*env, []string) error{}
 const usageText = `bun13: the 13-byte config system
 
   bun13 lockfile decode|encode|import|dump ...
-  bun13 config init|get|set|feature|validate|dump|repair|migrate|env|live ...
+  bun13 config init|get|set|feature|validate|dump|repair|migrate|env|live|history|rollback ...
   bun13 frame decode|encode ...
   bun13 headers validate ...
   bun13 registry serve|top ...
   bun13 user add|remove|passwd|role|list ...
   bun13 token issue|revoke|list ...
   bun13 proxy test URL
-  bun13 health [--addr HOST:PORT]
-  bun13 version
+  bun13 status [--registry URL]          config, its source per field, file validity, the running registry
+  bun13 metrics [--registry URL] [--summary]
+  bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
+  bun13 validate headers ...             (same as bun13 headers validate)
+  bun13 help COMMAND [SUBCOMMAND]        its usage and flags (also: COMMAND --help)
+  bun13 health [--addr HOST:PORT]        probe a running registry's readiness: exit 0 ready, 1 not
+  bun13 version                          version, commit and Go version of this binary
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `

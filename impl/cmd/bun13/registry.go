@@ -57,8 +57,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/bun13/bun13/impl/atomicfile"
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/configwatch"
 	"github.com/bun13/bun13/impl/dashboard"
 	"github.com/bun13/bun13/impl/dnscache"
 	"github.com/bun13/bun13/impl/headers"
@@ -204,6 +207,14 @@ func (e *env) registryServe(args []string) error {
 	if err := os.MkdirAll(paths.data, 0o755); err != nil {
 		return err
 	}
+	// Writers killed in an earlier run (SIGKILL, power loss) leave temp
+	// files; this server alone writes its data directory, and it is not
+	// serving yet, so every temp there is a dead writer's.
+	if removed, err := atomicfile.SweepTemps(paths.data, 0); err != nil {
+		log.Warn("sweeping stale temp files", "dir", paths.data, "err", err)
+	} else if len(removed) > 0 {
+		log.Info("removed stale temp files of killed writers", "dir", paths.data, "count", len(removed))
+	}
 	au, err := paths.auth(*ttl)
 	if err != nil {
 		return err
@@ -222,6 +233,12 @@ func (e *env) registryServe(args []string) error {
 		return err
 	}
 	m.WatchConfig(e.ctx, store)
+	// The file is the truth: follow it (see impl/configwatch). Its
+	// Ready method says whether the file is valid and applied.
+	watch, err := configwatch.Start(e.ctx, configwatch.Options{Path: *lockPath, Store: store, Logger: log, Metrics: m})
+	if err != nil {
+		return fmt.Errorf("watching %s: %w", *lockPath, err)
+	}
 	hdrs, err := headers.NewMiddleware(reg, store, nil)
 	if err != nil {
 		return err
@@ -274,7 +291,7 @@ func (e *env) registryServe(args []string) error {
 		OpenRegistration: *openReg,
 		MaxPublishBytes:  maxBytes,
 		AccessLog:        *accessLog,
-		ReadyChecks:      []registry.ReadyCheck{configReadyCheck(*lockPath, store, e.lookup)},
+		ReadyChecks:      []registry.ReadyCheck{configReadyCheck(watch)},
 		DrainPeriod:      *drain,
 	})
 	if err != nil {
@@ -301,6 +318,8 @@ func (e *env) registryServe(args []string) error {
 		},
 		RegistryURL: regURL,
 		Logger:      log,
+		File:        func() dashboard.FileStatus { return fileStatus(watch.Status()) },
+		Sources:     config.Sources(e.lookup),
 	})
 	if err != nil {
 		return err
@@ -331,6 +350,22 @@ func (e *env) registryServe(args []string) error {
 	err = srv.Serve(e.ctx, ln)
 	log.Info("registry stopped")
 	return err
+}
+
+// fileStatus is the dashboard's view of the watcher's status.
+func fileStatus(st configwatch.Status) dashboard.FileStatus {
+	f := dashboard.FileStatus{Path: st.Path, Valid: st.Valid, Applied: st.Applied, Error: st.Code(), Since: st.Since}
+	if st.Err != nil {
+		f.Detail = st.Err.Error()
+	}
+	if off := st.Offset(); off != codes.NoOffset {
+		f.Offset = &off
+	}
+	if st.Valid {
+		c := st.File
+		f.Config = &c
+	}
+	return f
 }
 
 // checkUpstreamHash refuses an upstream whose hash is not the lockfile's

@@ -13,7 +13,10 @@ import (
 	"runtime/debug"
 )
 
-func init() { commands["version"] = (*env).versionCmd }
+func init() {
+	commands["version"] = (*env).versionCmd
+	synopsis["version"] = "[--json]"
+}
 
 // buildVersion is what `bun13 version` prints.
 type buildVersion struct {

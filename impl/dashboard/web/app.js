@@ -261,9 +261,21 @@ function renderFlags() {
 
 function setTile(id, level) { $(id).dataset.level = level || ''; }
 
+// The lockfile on disk is invalid or gone: the registry keeps serving
+// the last good config and says so here until the file is valid again.
+function renderFileBanner(f) {
+  const b = $('file-banner');
+  if (!f || f.valid) { b.hidden = true; b.textContent = ''; return; }
+  let why = f.error || 'invalid';
+  if (f.offset != null) why += ` at offset ${f.offset} (0x${f.offset.toString(16)})`;
+  b.textContent = `${f.path}: ${why} — serving the last good config since ${new Date(f.since).toLocaleTimeString()}` + (f.detail ? ` (${f.detail})` : '');
+  b.hidden = false;
+}
+
 function renderStats(s) {
   state.lastStats = Date.now();
   setConn('live');
+  renderFileBanner(s.configFile);
   if (!s.metrics) {
     $('rate').textContent = '—';
     $('req-recent').textContent = 'no metrics source';
