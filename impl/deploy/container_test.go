@@ -103,20 +103,20 @@ func TestContainerImage(t *testing.T) {
 		t.Errorf("healthcheck %q", hc)
 	}
 
-	// The config directory is mounted like a ConfigMap: read-only, a
-	// directory (a single-file bind mount would keep the old inode when
-	// the file is replaced by rename).
+	// The config directory is mounted read-only and laid out as the
+	// kubelet lays out a ConfigMap volume: bun.lockb -> ..data/bun.lockb,
+	// ..data -> ..v1, and an update is a new ..vN swapped in by renaming
+	// a new ..data symlink over the old one.
 	cfgDir := filepath.Join(t.TempDir(), "config")
 	if err := os.Mkdir(cfgDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lock := filepath.Join(cfgDir, "bun.lockb")
 	c := config.Default()
 	c.FeatureFlags |= config.Metrics
-	if err := lockfile.Create(lock, c, true); err != nil {
+	configMapWrite(t, cfgDir, "..v1", c)
+	if err := os.Symlink("..data/bun.lockb", filepath.Join(cfgDir, "bun.lockb")); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(lock, 0o644)
 	vol := "bun13-test-" + id
 	pm.run("volume", "create", vol)
 	t.Cleanup(func() { pm.try("", "volume", "rm", "-f", vol) })
@@ -174,26 +174,19 @@ func TestContainerImage(t *testing.T) {
 	}
 	install()
 
-	t.Run("mounted lockfile change applied live", func(t *testing.T) {
-		// Needs the live-config watcher (issue 10): until it is merged
-		// the running server keeps the config it started with.
+	t.Run("ConfigMap-style lockfile swap applied live", func(t *testing.T) {
+		// The live-config watcher (impl/configwatch) follows the
+		// ..data swap through the read-only bind mount.
 		if s := status(base + "/metrics"); s != 200 {
 			t.Fatalf("/metrics with METRICS on: %d", s)
 		}
 		next := c
 		next.FeatureFlags &^= config.Metrics
-		tmp := filepath.Join(cfgDir, ".bun.lockb.new")
-		if err := lockfile.Create(tmp, next, true); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(tmp, 0o644)
-		if err := os.Rename(tmp, lock); err != nil {
-			t.Fatal(err)
-		}
+		configMapWrite(t, cfgDir, "..v2", next)
 		deadline := time.Now().Add(10 * time.Second)
 		for status(base+"/metrics") != http.StatusNotFound {
 			if time.Now().After(deadline) {
-				t.Fatalf("/metrics still served 10 s after METRICS was turned off in the mounted lockfile (the live-config watcher of issue 10 applies it)")
+				t.Fatalf("/metrics still served 10 s after METRICS was turned off in the mounted lockfile (impl/configwatch applies it)")
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -291,4 +284,27 @@ func runIn(t *testing.T, dir string, env []string, name string, args ...string) 
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// configMapWrite writes c as bun.lockb in cfgDir/version and points
+// cfgDir/..data at it atomically (a new symlink renamed over the old),
+// as the kubelet updates a ConfigMap volume.
+func configMapWrite(t *testing.T, cfgDir, version string, c config.Config) {
+	t.Helper()
+	dir := filepath.Join(cfgDir, version)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := lockfile.Create(filepath.Join(dir, "bun.lockb"), c, true); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "bun.lockb.lock"))
+	os.Chmod(filepath.Join(dir, "bun.lockb"), 0o644)
+	tmp := filepath.Join(cfgDir, "..data_tmp")
+	if err := os.Symlink(version, tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(cfgDir, "..data")); err != nil {
+		t.Fatal(err)
+	}
 }
