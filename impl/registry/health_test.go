@@ -1,14 +1,18 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -166,4 +170,51 @@ func TestDrain(t *testing.T) {
 		c.Close()
 		t.Error("listener still accepts after shutdown")
 	}
+}
+
+// TestProbesQuiet: with the access log on, successful probes are not
+// logged (a kubelet asks every few seconds), other requests and a
+// failing probe are.
+func TestProbesQuiet(t *testing.T) {
+	var logs safeBuffer
+	var fail atomic.Bool
+	e := newEnv(t, 0, func(o *Options) {
+		o.AccessLog = true
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+		o.ReadyChecks = []ReadyCheck{{Name: "flag", Check: func(context.Context) error {
+			if fail.Load() {
+				return errors.New("down")
+			}
+			return nil
+		}}}
+	})
+	e.do("GET", "/-/healthz", "", nil)
+	e.do("GET", "/-/readyz", "", nil)
+	e.do("GET", "/-/ping", "", nil)
+	fail.Store(true)
+	e.do("GET", "/-/readyz", "", nil)
+	out := logs.String()
+	if strings.Contains(out, `"route":"/-/healthz"`) || strings.Count(out, `"route":"/-/readyz"`) != 1 || !strings.Contains(out, `"route":"/-/ping"`) {
+		t.Fatalf("access log:\n%s", out)
+	}
+	if !strings.Contains(out, `"error":"flag: down"`) {
+		t.Errorf("the failing probe's log line does not name the check:\n%s", out)
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
