@@ -29,6 +29,9 @@ type route struct {
 	// login routes ignore a bad token (a stale one in .npmrc must not
 	// stop the user from logging in again).
 	login bool
+	// quiet routes (the probes) stay out of the access log while they
+	// succeed: a kubelet asks every few seconds.
+	quiet bool
 	h     func(*call)
 }
 
@@ -116,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case s.opts.AccessLog || status >= 400 || r.Method != http.MethodGet && r.Method != http.MethodHead:
+	case s.opts.AccessLog && !c.rt.quiet || status >= 400 || r.Method != http.MethodGet && r.Method != http.MethodHead:
 		level = slog.LevelInfo
 	}
 	if s.log.Enabled(r.Context(), level) {

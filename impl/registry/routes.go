@@ -16,6 +16,8 @@ import (
 var (
 	rtRoot       = &route{tpl: "/", class: ratelimit.ClassRead, public: true, h: (*call).root}
 	rtPing       = &route{tpl: "/-/ping", class: ratelimit.ClassRead, public: true, h: (*call).ping}
+	rtHealthz    = &route{tpl: "/-/healthz", class: ratelimit.ClassRead, public: true, quiet: true, h: (*call).healthz}
+	rtReadyz     = &route{tpl: "/-/readyz", class: ratelimit.ClassRead, public: true, quiet: true, h: (*call).readyz}
 	rtWhoami     = &route{tpl: "/-/whoami", class: ratelimit.ClassRead, h: (*call).whoami}
 	rtSearch     = &route{tpl: "/-/v1/search", class: ratelimit.ClassRead, h: (*call).search}
 	rtWebLogin   = &route{tpl: "/-/v1/login", class: ratelimit.ClassLogin, public: true, login: true, h: (*call).webLogin}
@@ -116,6 +118,10 @@ func (s *Server) matchSpecial(c *call, rest string) *route {
 	switch rest {
 	case "ping":
 		return rtPing
+	case "healthz":
+		return rtHealthz
+	case "readyz":
+		return rtReadyz
 	case "whoami":
 		return rtWhoami
 	case "v1/search":

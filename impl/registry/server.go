@@ -133,6 +133,16 @@ type Options struct {
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
+	// ReadyChecks are the readiness conditions GET /-/readyz consults
+	// after the server's own (storage, when Backend is a
+	// storage.Pinger). The command passes the live-config check here:
+	// the lockfile on disk is valid and is the config being served.
+	ReadyChecks []ReadyCheck
+	// DrainPeriod is how long Serve keeps serving after its ctx ends,
+	// with /-/readyz answering 503 and keep-alives off, so that load
+	// balancers stop sending before the listener closes. Zero shuts
+	// down at once.
+	DrainPeriod time.Duration
 }
 
 // Server is the registry. Create it with New.
@@ -170,6 +180,9 @@ type Server struct {
 
 	baseMu sync.RWMutex
 	bases  map[string]string // host -> base URL
+
+	checks   []ReadyCheck
+	draining atomic.Bool
 }
 
 // New builds a Server and loads the stored packages' statistics and search
@@ -260,6 +273,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	rand.Read(rb[:])
 	s.ridBase = hex.EncodeToString(rb[:]) + "-"
 	s.Mux.Handle("/_dashboard/api/metrics", s.metricsHandler())
+	s.checks = s.readyChecks()
 	if err := s.loadAll(ctx); err != nil {
 		return nil, err
 	}
@@ -378,9 +392,10 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-// Serve serves on ln until ctx ends, then shuts down gracefully: the
-// listener closes, in-flight requests (a publish being written) finish,
-// within DefaultShutdownTimeout.
+// Serve serves on ln until ctx ends, then drains and shuts down
+// gracefully: readiness turns false at once, serving goes on for
+// Options.DrainPeriod, then the listener closes and in-flight requests (a
+// publish being written) finish, within DefaultShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := s.HTTPServer(ln.Addr().String())
 	errc := make(chan error, 1)
@@ -389,6 +404,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	if d := s.opts.DrainPeriod; d > 0 {
+		s.log.Info("draining", "addr", ln.Addr().String(), "period", d.String())
+		hs.SetKeepAlivesEnabled(false) // each response closes its connection
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
 	}
 	s.log.Info("shutting down", "addr", ln.Addr().String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultShutdownTimeout)

@@ -33,6 +33,8 @@
 //	bun13 validate headers ...            (alias of headers validate)
 //	bun13 help COMMAND [SUBCOMMAND]       (also COMMAND [SUBCOMMAND] --help)
 //	bun13 conformance run|export|fuzz ...      (see impl/conformance/README.md)
+//	bun13 health [--addr HOST:PORT] [--timeout D] [--live]   (exit 0 ready, 1 not)
+//	bun13 version [--json]
 //
 // Every config command takes --file F; without it BUN_LOCKFILE names the
 // lockfile, else ./bun.lockb. The environment (BUN_CONFIG_VERSION,
@@ -179,6 +181,8 @@ const usageText = `bun13: the 13-byte config system
   bun13 validate headers ...             (same as bun13 headers validate)
   bun13 help COMMAND [SUBCOMMAND]        its usage and flags (also: COMMAND --help)
   bun13 conformance run|export|fuzz ...
+  bun13 health [--addr HOST:PORT]        probe a running registry's readiness: exit 0 ready, 1 not
+  bun13 version                          version, commit and Go version of this binary
 
 See the package documentation (go doc ./impl/cmd/bun13) for every flag.
 `

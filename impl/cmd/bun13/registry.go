@@ -7,7 +7,7 @@ package main
 //	    [--max-publish-bytes N] [--max-concurrent-publishes N] [--rate-read N] [--rate-publish N]
 //	    [--rate-login N] [--trusted-proxies CIDR,...] [--open-registration]
 //	    [--token-ttl D] [--access-log=false] [--log-level L]
-//	    [--rewrite-registry-hash]
+//	    [--rewrite-registry-hash] [--drain-period D]
 //	bun13 registry top [--url URL] [--token T]   (same as bun13 top)
 //
 // With --upstream, packages not stored here are fetched from that registry
@@ -25,8 +25,14 @@ package main
 // BUN13_REGISTRY_RATE_READ, BUN13_REGISTRY_RATE_PUBLISH,
 // BUN13_REGISTRY_RATE_LOGIN, BUN13_REGISTRY_TRUSTED_PROXIES,
 // BUN13_REGISTRY_OPEN_REGISTRATION, BUN13_REGISTRY_TOKEN_TTL,
-// BUN13_REGISTRY_ACCESS_LOG, BUN13_REGISTRY_LOG_LEVEL); a flag beats its
-// variable.
+// BUN13_REGISTRY_ACCESS_LOG, BUN13_REGISTRY_LOG_LEVEL,
+// BUN13_REGISTRY_DRAIN_PERIOD); a flag beats its variable.
+//
+// GET /-/healthz is the liveness probe, GET /-/readyz the readiness probe
+// (storage writable, lockfile valid and applied). On SIGTERM readiness
+// turns false, serving goes on for --drain-period, then the server shuts
+// down gracefully. Under systemd (Type=notify) it sends READY=1 once the
+// port accepts connections and STOPPING=1 when shutdown begins.
 
 import (
 	"bufio"
@@ -65,6 +71,7 @@ import (
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/sdnotify"
 )
 
 func init() { commands["registry"] = (*env).registryCmd }
@@ -136,6 +143,7 @@ func (e *env) registryServe(args []string) error {
 	gcPercent := fs.Int("gc-percent", 400, "GC target percentage unless GOGC is set: the live heap is small and request garbage is short-lived, so a larger target trades a few MiB for fewer collections")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	logLevel := fs.String("log-level", e.envDefault("BUN13_REGISTRY_LOG_LEVEL", "info"), "debug, info, warn or error")
+	drain := fs.Duration("drain-period", envDuration(e, "BUN13_REGISTRY_DRAIN_PERIOD", 0), "on SIGTERM, keep serving this long with /-/readyz answering 503 before shutting down")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -186,7 +194,9 @@ func (e *env) registryServe(args []string) error {
 		debug.SetGCPercent(*gcPercent)
 	}
 
-	store, err := lockfile.OpenStore(*lockPath, true, e.lookup)
+	// Create the lockfile only when missing: creating takes its lock file
+	// beside it, which a read-only mount (a ConfigMap) does not allow.
+	store, err := lockfile.OpenStore(*lockPath, !fileExists(*lockPath), e.lookup)
 	if err != nil {
 		return fmt.Errorf("lockfile %s: %w", *lockPath, err)
 	}
@@ -283,6 +293,8 @@ func (e *env) registryServe(args []string) error {
 		MaxPublishBytes:        maxBytes,
 		MaxConcurrentPublishes: *maxConcPublish,
 		AccessLog:              *accessLog,
+		ReadyChecks:            []registry.ReadyCheck{configReadyCheck(watch)},
+		DrainPeriod:            *drain,
 	})
 	if err != nil {
 		return err
@@ -337,6 +349,7 @@ func (e *env) registryServe(args []string) error {
 	c := store.Load()
 	log.Info("registry listening", "addr", "http://"+ln.Addr().String(), "data", paths.data,
 		"lockfile", *lockPath, "flags", c.FeatureFlags.String())
+	notifySystemd(e.ctx, sdnotify.FromEnv(e.lookup), listenAddr, log)
 	err = srv.Serve(e.ctx, ln)
 	log.Info("registry stopped")
 	return err
