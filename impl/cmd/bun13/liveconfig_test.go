@@ -136,6 +136,11 @@ func TestServerFollowsTheFile(t *testing.T) {
 	cliRun(t, "", nil, "", "config", "feature", "disable", "METRICS", "--file", s.lock)
 	waitCode(t, s.url+"/metrics", "", 404)
 	for _, want := range []string{`"msg":"config changed"`, `"source":"cli"`, `"disabled METRICS"`, `"source":"api"`, `"rows: 24 -> 30"`, `"source":"rollback"`} {
+		// The server's log is flushed every 100 ms: wait for the line.
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(s.stderr.String(), want) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if !strings.Contains(s.stderr.String(), want) {
 			t.Errorf("log lacks %s", want)
 		}
