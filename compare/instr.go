@@ -158,7 +158,7 @@ func (tc Toolchain) CountInstructions(ctx context.Context, cfg InstrConfig, bin 
 	}
 	defer os.RemoveAll(tmp)
 	args := []string{
-		"--tool=callgrind", "--separate-threads=yes", "--dump-line=no",
+		"-q", "--tool=callgrind", "--separate-threads=yes", "--compress-strings=no",
 		"--callgrind-out-file=" + filepath.Join(tmp, "cg.out"),
 		bin.Path,
 		"-test.run=^$", "-test.bench=" + exactBench(name), "-test.benchtime=" + strconv.Itoa(n) + "x",
@@ -177,7 +177,9 @@ func (tc Toolchain) CountInstructions(ctx context.Context, cfg InstrConfig, bin 
 	if !ran {
 		return 0, fmt.Errorf("%s %s: no result line at -test.benchtime=%dx under valgrind:\n%s", bin.ImportPath, name, n, out)
 	}
-	files, err := filepath.Glob(filepath.Join(tmp, "cg.out*"))
+	// One profile per thread, cg.out-01, cg.out-02, ... (callgrind also
+	// leaves an empty cg.out).
+	files, err := filepath.Glob(filepath.Join(tmp, "cg.out-*"))
 	if err != nil {
 		return 0, err
 	}

@@ -293,6 +293,9 @@ type RunOptions struct {
 	Bench      BenchConfig
 	// OutDir receives base.txt and head.txt.
 	OutDir string
+	// Instr, when set, measures instructions (MeasureInstructions)
+	// instead of timing (Interleave); Bench is then unused.
+	Instr *InstrConfig
 }
 
 // Run builds both commits, runs them interleaved, saves the results and
@@ -301,7 +304,11 @@ func (tc Toolchain) Run(ctx context.Context, ro RunOptions, opts Options) (rep *
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := ro.Bench.validate(); err != nil {
+	if ro.Instr != nil {
+		if err := ro.Instr.validate(); err != nil {
+			return nil, err
+		}
+	} else if err := ro.Bench.validate(); err != nil {
 		return nil, err
 	}
 	if len(ro.Packages) == 0 {
@@ -359,7 +366,12 @@ func (tc Toolchain) Run(ctx context.Context, ro RunOptions, opts Options) (rep *
 	}
 
 	var baseOut, headOut bytes.Buffer
-	if err := tc.Interleave(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, ro.Bench, &baseOut, &headOut); err != nil {
+	if ro.Instr != nil {
+		err = tc.MeasureInstructions(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, *ro.Instr, &baseOut, &headOut)
+	} else {
+		err = tc.Interleave(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, ro.Bench, &baseOut, &headOut)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(ro.OutDir, 0o755); err != nil {
@@ -402,6 +414,8 @@ type RepeatOptions struct {
 	// EnvA and EnvB are added to each side's environment. Both empty is
 	// an A/A test; a knob in EnvB measures power.
 	EnvA, EnvB []string
+	// Instr, when set, compares instruction counts instead of times.
+	Instr *InstrConfig
 }
 
 // RepeatResult is the outcome of Repeat.
@@ -426,7 +440,13 @@ func (tc Toolchain) Repeat(ctx context.Context, bins []TestBinary, ro RepeatOpti
 	res := &RepeatResult{Runs: ro.Runs, Tripped: map[string]int{}}
 	for i := range ro.Runs {
 		var aOut, bOut bytes.Buffer
-		if err := tc.Interleave(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, ro.Bench, &aOut, &bOut); err != nil {
+		var err error
+		if ro.Instr != nil {
+			err = tc.MeasureInstructions(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, *ro.Instr, &aOut, &bOut)
+		} else {
+			err = tc.Interleave(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, ro.Bench, &aOut, &bOut)
+		}
+		if err != nil {
 			return nil, err
 		}
 		rep, err := Compare(Input{Name: "A", Data: aOut.Bytes()}, Input{Name: "B", Data: bOut.Bytes()}, opts)
