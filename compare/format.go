@@ -126,13 +126,27 @@ func fmtMargin(m *Metric) string {
 }
 
 func verdictText(m *Metric) string {
+	v := m.Verdict
 	switch m.Verdict {
 	case VerdictRegression:
-		return "REGRESSION"
+		v = "REGRESSION"
 	case VerdictInconclusive:
+		if m.Unit == UnitInstr && !m.Tested {
+			return fmt.Sprintf("inconclusive (spread %.3g: more --repeat or a larger --n2)", deref(m.Spread))
+		}
 		return fmt.Sprintf("inconclusive (need -count %d)", m.CountNeeded)
 	}
-	return m.Verdict
+	if m.Unit == UnitInstr && m.Deterministic {
+		v += fmt.Sprintf(" (Δ %+.3f, spread %.3f)", m.PR.Median-m.Base.Median, deref(m.Spread))
+	}
+	return v
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
 }
 
 func benchName(b *Benchmark, byProcs bool) string {
