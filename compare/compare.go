@@ -97,6 +97,12 @@ type Options struct {
 	AllowEmptyBaseline bool
 	// Filter is a benchproc filter expression; "" means everything.
 	Filter string
+	// Paired judges each metric with a one-sided Wilcoxon signed-rank
+	// test on the per-round log ratios (the i-th PR sample against the
+	// i-th baseline sample, as run and aa write them: one round each)
+	// instead of the Mann-Whitney U test. Metrics whose sides have
+	// different sample counts fall back to the U test.
+	Paired bool
 	// ToleranceInstr is the margin of instr/op, in instructions per op;
 	// TolerancePct of the baseline is added to it.
 	ToleranceInstr float64
@@ -157,6 +163,7 @@ type Report struct {
 	ToleranceInstr *float64 `json:"tolerance_instr,omitempty"`
 	AllowMissing   bool     `json:"allow_missing"`
 	Filter         string   `json:"filter,omitempty"`
+	Paired         bool     `json:"paired"`
 
 	BaselineCPUs []string `json:"baseline_cpus"`
 	PRCPUs       []string `json:"pr_cpus"`
@@ -235,6 +242,10 @@ type Metric struct {
 	// CountNeeded is set for inconclusive metrics: the -count at which
 	// the test could reach significance with the family this size.
 	CountNeeded int `json:"count_needed,omitempty"`
+	// LogRatios are the per-round log ratios (positive is worse) that
+	// the paired test ranked; W its statistic.
+	LogRatios []float64 `json:"paired_log_ratios,omitempty"`
+	W         *float64  `json:"w,omitempty"`
 	// Spread is, for instr/op, the larger of the two sides' ranges
 	// (max - min over the repeats).
 	Spread  *float64 `json:"spread,omitempty"`
@@ -279,10 +290,14 @@ func Compare(baseline, pr Input, opts Options) (*Report, error) {
 		TolerancePct: opts.TolerancePct,
 		AllowMissing: opts.AllowMissing,
 		Filter:       opts.Filter,
+		Paired:       opts.Paired,
 		BaselineCPUs: nonNil(base.cpus),
 		PRCPUs:       nonNil(head.cpus),
 		Notes:        []string{},
 		Warnings:     []string{},
+	}
+	if opts.Paired {
+		rep.Test = "one-sided Wilcoxon signed-rank test on the per-round log ratios PR/baseline (exact), minus the margin as a log ratio; the U test where the sides have different sample counts"
 	}
 	for _, w := range base.warnings {
 		rep.Warnings = append(rep.Warnings, "baseline: "+w)
@@ -556,6 +571,22 @@ func newMetric(unit string, base, pr []float64, opts Options) *Metric {
 		}
 		return m
 	}
+	if opts.Paired && nb == np {
+		m.LogRatios = logRatios(base, pr, dir)
+		if m.LogRatios == nil {
+			m.LogRatios = []float64{}
+		}
+		shift := logMargin(m.Margin, scale)
+		d := make([]float64, len(m.LogRatios))
+		for i, r := range m.LogRatios {
+			d[i] = r - shift
+		}
+		t := wilcoxonGreater(d)
+		m.Tested = true
+		m.W, m.PRaw = &t.W, &t.P
+		m.Method = "paired-exact"
+		return m
+	}
 	shifted := make([]float64, np)
 	for i, v := range mp {
 		shifted[i] = v - m.Margin
@@ -600,6 +631,14 @@ func decide(rep *Report, opts Options) {
 	rawFaster := make([]float64, len(family))
 	for i, m := range family {
 		raw[i] = *m.PRaw
+		if m.LogRatios != nil {
+			neg := make([]float64, len(m.LogRatios))
+			for j, r := range m.LogRatios {
+				neg[j] = -r
+			}
+			rawFaster[i] = wilcoxonGreater(neg).P
+			continue
+		}
 		mb, mp := m.turned()
 		rawFaster[i] = mannWhitneyGreater(mb, mp).P
 	}
@@ -621,7 +660,11 @@ func decide(rep *Report, opts Options) {
 			} else {
 				m.Reason = fmt.Sprintf("%s (p=%.3g adjusted)", w, a)
 			}
-		case minOneSidedP(m.Base.N, m.PR.N) > firstStep:
+		case m.LogRatios != nil && minSignedRankP(len(m.LogRatios)) > firstStep:
+			m.Verdict = VerdictInconclusive
+			m.CountNeeded = pairsNeeded(firstStep)
+			m.Reason = fmt.Sprintf("%d pairs cannot reach p ≤ %.3g (alpha / %d tests)", len(m.LogRatios), firstStep, len(family))
+		case m.LogRatios == nil && minOneSidedP(m.Base.N, m.PR.N) > firstStep:
 			m.Verdict = VerdictInconclusive
 			m.CountNeeded = countNeeded(firstStep)
 			m.Reason = fmt.Sprintf("%d+%d samples cannot reach p ≤ %.3g (alpha / %d tests)", m.Base.N, m.PR.N, firstStep, len(family))

@@ -162,8 +162,12 @@ func (r *Report) gateLine() string {
 		return fmt.Sprintf("instr/op: medians of repeats when their spread is under half the margin, else one-sided Mann-Whitney U; Holm-Bonferroni over %d tests, alpha %v, tolerance %v instr/op + %v%%, %v ns/op",
 			r.Tests, r.Alpha, *r.ToleranceInstr, r.TolerancePct, r.ToleranceNs)
 	}
-	return fmt.Sprintf("one-sided Mann-Whitney U, Holm-Bonferroni over %d tests, alpha %v, tolerance %v ns/op and %v%%",
-		r.Tests, r.Alpha, r.ToleranceNs, r.TolerancePct)
+	test := "one-sided Mann-Whitney U"
+	if r.Paired {
+		test = "one-sided Wilcoxon signed-rank on per-round log ratios"
+	}
+	return fmt.Sprintf("%s, Holm-Bonferroni over %d tests, alpha %v, tolerance %v ns/op and %v%%",
+		test, r.Tests, r.Alpha, r.ToleranceNs, r.TolerancePct)
 }
 
 // Summary is the one-line outcome.
