@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bun13/bun13/compare"
 )
@@ -85,6 +87,7 @@ func addGateFlags(fs *flag.FlagSet) *gateFlags {
 	fs.StringVar(&g.opts.Filter, "filter", "", "compare only results matching benchproc filter `EXPR`")
 	fs.StringVar(&g.format, "format", "text", "output `format`: text, markdown or json")
 	fs.Float64Var(&g.opts.ToleranceInstr, "tolerance-instr", g.opts.ToleranceInstr, "ignore increases of at most `X` instr/op (plus --tolerance-pct)")
+	fs.BoolVar(&g.opts.Paired, "paired", false, "judge wall-clock results with the paired test (Wilcoxon signed-rank on per-round log ratios) instead of the U test")
 	fs.Var(metricFlag{&g.opts}, "metric", "`UNIT=DIR`: gate UNIT with DIR higher or lower is better, or ignore it (repeatable)")
 	return g
 }
@@ -226,6 +229,9 @@ type benchFlags struct {
 	count     int
 	bench     string
 	benchtime string
+	order     string
+	seed      uint64
+	rng       *rand.Rand
 }
 
 func addBenchFlags(fs *flag.FlagSet, b *benchFlags, countUsage string) {
@@ -234,16 +240,32 @@ func addBenchFlags(fs *flag.FlagSet, b *benchFlags, countUsage string) {
 	}
 	fs.StringVar(&b.bench, "bench", "", "run benchmarks matching `REGEX` (required)")
 	fs.StringVar(&b.benchtime, "benchtime", "", "per-benchmark run time `T`, as go test -benchtime (default the testing package's 1s)")
+	fs.StringVar(&b.order, "order", "random", "`order` of base and head inside each round: random or alternate (A B, B A, ...)")
+	fs.Uint64Var(&b.seed, "seed", 0, "`seed` of the random order (0: from the clock, printed)")
 }
 
-func (b benchFlags) config(count int) (compare.BenchConfig, error) {
+func (b *benchFlags) config(count int) (compare.BenchConfig, error) {
 	if b.bench == "" {
 		return compare.BenchConfig{}, usagef("--bench is required")
 	}
 	if count < 1 {
 		return compare.BenchConfig{}, usagef("--count must be at least 1")
 	}
-	return compare.BenchConfig{Bench: b.bench, Benchtime: b.benchtime, Count: count}, nil
+	cfg := compare.BenchConfig{Bench: b.bench, Benchtime: b.benchtime, Count: count}
+	switch b.order {
+	case "alternate":
+	case "random":
+		if b.rng == nil {
+			if b.seed == 0 {
+				b.seed = uint64(time.Now().UnixNano())
+			}
+			b.rng = rand.New(rand.NewPCG(b.seed, 0))
+		}
+		cfg.Shuffle = b.rng
+	default:
+		return compare.BenchConfig{}, usagef("--order must be random or alternate, got %q", b.order)
+	}
+	return cfg, nil
 }
 
 func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, error) {
@@ -272,6 +294,9 @@ func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool,
 	}
 	if *base == "" {
 		return false, usagef("--base is required")
+	}
+	if instr == nil && cfg.Shuffle != nil {
+		fmt.Fprintf(stderr, "compare-bench: order seed %d (--seed reproduces it)\n", bf.seed)
 	}
 	if fs.NArg() == 0 {
 		return false, usagef("no packages given")
@@ -384,6 +409,17 @@ func cmdAA(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, 
 	}
 	fmt.Fprintf(stdout, "false positives: %d/%d runs (%.1f%%)\n", res.Failed, res.Runs, 100*rate)
 	writeTripped(stdout, res.Tripped)
+	if res.Other != nil {
+		name := "paired (Wilcoxon signed-rank)"
+		if g.opts.Paired {
+			name = "unpaired (Mann-Whitney U)"
+		}
+		fmt.Fprintf(stdout, "same runs, %s: false positives %d/%d runs (%.1f%%)\n", name, res.Other.Failed, res.Other.Runs, 100*float64(res.Other.Failed)/float64(res.Other.Runs))
+		writeTripped(stdout, res.Other.Tripped)
+	}
+	if instr == nil {
+		fmt.Fprintf(stderr, "compare-bench: order seed %d\n", bf.seed)
+	}
 	return rate > g.opts.Alpha, nil
 }
 
@@ -472,7 +508,15 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 	if instr != nil {
 		unit, countName = compare.UnitInstr, "--repeat"
 	}
-	fmt.Fprintf(tw, "effect\tenv (B side)\t%s\tdetected\trate\tobserved Δ %s (median over trials)\tbenchmarks tripped\n", countName, unit)
+	analysis, other := "unpaired", "paired"
+	if g.opts.Paired {
+		analysis, other = other, analysis
+	}
+	if instr != nil {
+		fmt.Fprintf(tw, "effect\tenv (B side)\t%s\tdetected\trate\tobserved Δ %s (median over trials)\tbenchmarks tripped\n", countName, unit)
+	} else {
+		fmt.Fprintf(tw, "effect\tenv (B side)\t%s\tdetected (%s)\trate\tdetected (%s)\trate\tobserved Δ %s (median over trials)\ttripped (%s)\ttripped (%s)\n", countName, analysis, other, unit, analysis, other)
+	}
 	for _, e := range es {
 		for _, c := range cs {
 			cfg, _ := bf.config(c)
@@ -482,6 +526,12 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 			}
 			row := fmt.Sprintf("%s\t%s\t%d\t%d/%d\t%.0f%%\t%s\t%s\n", e.label, e.env, c, res.Failed, res.Runs,
 				100*float64(res.Failed)/float64(res.Runs), observedDeltas(res.Reports, unit), trippedList(res.Tripped))
+			if res.Other != nil {
+				o := res.Other
+				row = fmt.Sprintf("%s\t%s\t%d\t%d/%d\t%.0f%%\t%d/%d\t%.0f%%\t%s\t%s\t%s\n", e.label, e.env, c, res.Failed, res.Runs,
+					100*float64(res.Failed)/float64(res.Runs), o.Failed, o.Runs, 100*float64(o.Failed)/float64(o.Runs),
+					observedDeltas(res.Reports, unit), trippedList(res.Tripped), trippedList(o.Tripped))
+			}
 			// The table is aligned once at the end; progress goes to
 			// the log as each row completes.
 			tc.Log.Write([]byte(strings.ReplaceAll(row, "\t", " ")))
