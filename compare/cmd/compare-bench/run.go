@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -438,6 +439,9 @@ func writeTripped(w io.Writer, tripped map[string]int) {
 	}
 }
 
+// envKey is an environment variable name.
+var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
 
@@ -482,8 +486,9 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 	var es []effect
 	for _, e := range effects {
 		label, env, ok := strings.Cut(e, "=")
-		if !ok || !strings.Contains(env, "=") {
-			return false, usagef("bad --effect %q, want LABEL=KEY=VALUE", e)
+		key, _, hasValue := strings.Cut(env, "=")
+		if !ok || !hasValue || !envKey.MatchString(key) {
+			return false, usagef("bad --effect %q, want LABEL=KEY=VALUE (LABEL without '=', KEY an environment variable name)", e)
 		}
 		es = append(es, effect{label, env})
 	}
