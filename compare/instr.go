@@ -266,18 +266,21 @@ func (tc Toolchain) measureOne(ctx context.Context, cfg InstrConfig, name string
 		first[i] = c
 	}
 	if n2 == 0 {
-		// Grow the step tenfold until it costs a twentieth of the
-		// budget, on the dearest side, then scale it to the budget.
+		// Grow the step tenfold, from one op, until it costs a
+		// twentieth of the budget or 2M instructions (20 times the
+		// start-up noise), on the dearest side, then scale it to the
+		// budget. Starting at one op keeps a 100 M instr/op benchmark
+		// from costing billions in its pilot.
 		worst := 0.0
 		for i, s := range sides {
-			step := 100
+			step := 1
 			for {
 				c, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, n1+step)
 				if err != nil {
 					return err
 				}
 				d := float64(c - first[i])
-				if d >= cfg.Budget/20 || step >= 1e8 {
+				if d >= min(cfg.Budget/20, 2e6) || step >= 1e8 {
 					worst = math.Max(worst, d/float64(step))
 					break
 				}
@@ -286,7 +289,7 @@ func (tc Toolchain) measureOne(ctx context.Context, cfg InstrConfig, name string
 		}
 		steps := 1e9
 		if worst > 0 {
-			steps = math.Min(steps, math.Max(100, cfg.Budget/worst))
+			steps = math.Min(steps, math.Max(1, cfg.Budget/worst))
 		}
 		n2 = n1 + int(steps)
 	}
