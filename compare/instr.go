@@ -364,6 +364,9 @@ func (tc Toolchain) MeasureInstructions(ctx context.Context, a, b Arm, cfg Instr
 			if err != nil {
 				return err
 			}
+			if len(names) == 0 {
+				tc.logf("%s: no benchmark matches %q", bin.ImportPath, cfg.Bench)
+			}
 			if i == 0 {
 				p.a, p.configA = bin, config
 			} else {
@@ -395,6 +398,9 @@ func (tc Toolchain) MeasureInstructions(ctx context.Context, a, b Arm, cfg Instr
 			}
 			tasks = append(tasks, task{n, ss})
 		}
+	}
+	if len(tasks) == 0 {
+		return fmt.Errorf("no benchmark matches %q: %w", cfg.Bench, ErrNoResults)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
