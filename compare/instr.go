@@ -61,8 +61,8 @@ func (c InstrConfig) validate() error {
 	switch {
 	case c.Bench == "":
 		return errors.New("bench must not be empty")
-	case c.N1 < 1:
-		return fmt.Errorf("n1 must be at least 1, got %d", c.N1)
+	case c.N1 < 2:
+		return fmt.Errorf("n1 must be at least 2 (at 1 the testing package runs a b.N benchmark differently), got %d", c.N1)
 	case c.N2 != 0 && c.N2 <= c.N1:
 		return fmt.Errorf("n2 must be larger than n1 (%d), got %d", c.N1, c.N2)
 	case c.N2 == 0 && !(c.Budget >= 1e5):
@@ -257,29 +257,31 @@ type instrSide struct {
 func (tc Toolchain) measureOne(ctx context.Context, cfg InstrConfig, name string, sides []*instrSide) error {
 	start := time.Now()
 	n1, n2 := cfg.N1, cfg.N2
-	first := make([]int64, len(sides))
-	for i, s := range sides {
-		c, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, n1)
-		if err != nil {
-			return err
-		}
-		first[i] = c
-	}
+	// first holds I(n1) per side when it is already known.
+	var first []int64
 	if n2 == 0 {
-		// Grow the step tenfold, from one op, until it costs a
+		// Pilot: from 2 ops (fewer changes the structure of the run:
+		// testing runs a b.N benchmark once at N=1 before the real
+		// count), grow the step tenfold from one op until it costs a
 		// twentieth of the budget or 2M instructions (20 times the
-		// start-up noise), on the dearest side, then scale it to the
-		// budget. Starting at one op keeps a 100 M instr/op benchmark
-		// from costing billions in its pilot.
+		// start-up noise), on the dearest side. Then N1 is lowered for
+		// dear benchmarks (at most a twentieth of the budget) and N2
+		// is N1 plus the budget's worth of ops. Starting small keeps a
+		// 100 M instr/op benchmark from costing billions in its pilot.
+		const base = 2
 		worst := 0.0
-		for i, s := range sides {
+		for _, s := range sides {
+			c0, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, base)
+			if err != nil {
+				return err
+			}
 			step := 1
 			for {
-				c, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, n1+step)
+				c, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, base+step)
 				if err != nil {
 					return err
 				}
-				d := float64(c - first[i])
+				d := float64(c - c0)
 				if d >= min(cfg.Budget/20, 2e6) || step >= 1e8 {
 					worst = math.Max(worst, d/float64(step))
 					break
@@ -290,8 +292,18 @@ func (tc Toolchain) measureOne(ctx context.Context, cfg InstrConfig, name string
 		steps := 1e9
 		if worst > 0 {
 			steps = math.Min(steps, math.Max(1, cfg.Budget/worst))
+			n1 = max(base, min(n1, int(cfg.Budget/20/worst)))
 		}
 		n2 = n1 + int(steps)
+	} else {
+		first = make([]int64, len(sides))
+		for i, s := range sides {
+			c, err := tc.CountInstructions(ctx, cfg, *s.bin, s.env, name, n1)
+			if err != nil {
+				return err
+			}
+			first[i] = c
+		}
 	}
 	for _, s := range sides {
 		s.res = &InstrResult{Name: name, N1: n1, N2: n2}
@@ -307,7 +319,7 @@ func (tc Toolchain) measureOne(ctx context.Context, cfg InstrConfig, name string
 		for _, i := range order {
 			s := sides[i]
 			var c1 int64
-			if r == 0 {
+			if r == 0 && first != nil {
 				c1 = first[i]
 			} else {
 				var err error
