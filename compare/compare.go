@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchunit"
 )
 
 // minSamples is the fewest samples per side the gate decides on. The exact
@@ -26,6 +28,35 @@ const (
 	UnitBytes  = "B/op"
 	UnitAllocs = "allocs/op"
 )
+
+// Direction says which way a unit is better.
+type Direction string
+
+// Directions of a metric; DirIgnore turns gating off for a unit.
+const (
+	DirLower  Direction = "lower"
+	DirHigher Direction = "higher"
+	DirIgnore Direction = "ignore"
+)
+
+// ParseDirection parses the value of --metric UNIT=DIR.
+func ParseDirection(s string) (Direction, error) {
+	switch d := Direction(s); d {
+	case DirLower, DirHigher, DirIgnore:
+		return d, nil
+	}
+	return "", fmt.Errorf("direction must be higher, lower or ignore, got %q", s)
+}
+
+// NormalizeUnit writes a unit the way results carry it: benchfmt tidies
+// units (MB/s becomes B/s, p99-ns becomes p99-sec) and ns/op stays ns/op.
+func NormalizeUnit(unit string) string {
+	_, u := benchunit.Tidy(1, unit)
+	if u == "sec/op" {
+		return UnitTime
+	}
+	return u
+}
 
 // Verdicts of one metric of one benchmark.
 const (
@@ -66,11 +97,41 @@ type Options struct {
 	AllowEmptyBaseline bool
 	// Filter is a benchproc filter expression; "" means everything.
 	Filter string
+	// Paired judges each metric with a one-sided Wilcoxon signed-rank
+	// test on the per-round log ratios (the i-th PR sample against the
+	// i-th baseline sample, as run and aa write them: one round each)
+	// instead of the Mann-Whitney U test. Metrics whose sides have
+	// different sample counts fall back to the U test.
+	Paired bool
+	// ToleranceInstr is the margin of instr/op, in instructions per op;
+	// TolerancePct of the baseline is added to it.
+	ToleranceInstr float64
+	// Metrics sets the direction of units (keys as NormalizeUnit writes
+	// them), overriding the standard ones. A unit with no known
+	// direction is reported, not gated.
+	Metrics map[string]Direction
 }
 
 // DefaultOptions returns the documented defaults.
 func DefaultOptions() Options {
-	return Options{Alpha: 0.05}
+	return Options{Alpha: 0.05, ToleranceInstr: 0.5}
+}
+
+// Direction returns the direction of unit and whether it is known: from
+// Metrics, else the standard units (ns/op, instr/op, B/op, allocs/op,
+// sec/* and ns/* lower is better; */s, such as MB/s, higher is better).
+func (o Options) Direction(unit string) (Direction, bool) {
+	if d, ok := o.Metrics[unit]; ok {
+		return d, true
+	}
+	switch {
+	case unit == UnitTime, unit == UnitInstr, unit == UnitBytes, unit == UnitAllocs,
+		strings.HasPrefix(unit, "sec/"), strings.HasPrefix(unit, "ns/"):
+		return DirLower, true
+	case strings.HasSuffix(unit, "/s"):
+		return DirHigher, true
+	}
+	return "", false
 }
 
 func (o Options) validate() error {
@@ -81,6 +142,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("tolerance-ns must be a non-negative number, got %v", o.ToleranceNs)
 	case o.TolerancePct < 0 || math.IsNaN(o.TolerancePct) || math.IsInf(o.TolerancePct, 0):
 		return fmt.Errorf("tolerance-pct must be a non-negative number, got %v", o.TolerancePct)
+	case o.ToleranceInstr < 0 || math.IsNaN(o.ToleranceInstr) || math.IsInf(o.ToleranceInstr, 0):
+		return fmt.Errorf("tolerance-instr must be a non-negative number, got %v", o.ToleranceInstr)
 	}
 	return nil
 }
@@ -96,8 +159,11 @@ type Report struct {
 	Tests        int     `json:"tests"` // size of the corrected family
 	ToleranceNs  float64 `json:"tolerance_ns"`
 	TolerancePct float64 `json:"tolerance_pct"`
-	AllowMissing bool    `json:"allow_missing"`
-	Filter       string  `json:"filter,omitempty"`
+	// ToleranceInstr is only set when some benchmark has instr/op.
+	ToleranceInstr *float64 `json:"tolerance_instr,omitempty"`
+	AllowMissing   bool     `json:"allow_missing"`
+	Filter         string   `json:"filter,omitempty"`
+	Paired         bool     `json:"paired"`
 
 	BaselineCPUs []string `json:"baseline_cpus"`
 	PRCPUs       []string `json:"pr_cpus"`
@@ -147,8 +213,11 @@ type Side struct {
 type Metric struct {
 	Unit  string `json:"unit"`
 	Gated bool   `json:"gated"`
-	Base  Side   `json:"baseline"`
-	PR    Side   `json:"pr"`
+	// Direction is lower or higher (is better) for a gated unit, ignore
+	// when --metric says so, "" when unknown.
+	Direction Direction `json:"direction,omitempty"`
+	Base      Side      `json:"baseline"`
+	PR        Side      `json:"pr"`
 	// DeltaPct is the change of the median, in percent of the baseline;
 	// null when the baseline median is 0.
 	DeltaPct *float64 `json:"delta_pct"`
@@ -172,14 +241,22 @@ type Metric struct {
 	PFaster *float64 `json:"p_faster_adjusted,omitempty"`
 	// CountNeeded is set for inconclusive metrics: the -count at which
 	// the test could reach significance with the family this size.
-	CountNeeded int    `json:"count_needed,omitempty"`
-	Verdict     string `json:"verdict"`
-	Reason      string `json:"reason"`
+	CountNeeded int `json:"count_needed,omitempty"`
+	// LogRatios are the per-round log ratios (positive is worse) that
+	// the paired test ranked; W its statistic.
+	LogRatios []float64 `json:"paired_log_ratios,omitempty"`
+	W         *float64  `json:"w,omitempty"`
+	// Spread is, for instr/op, the larger of the two sides' ranges
+	// (max - min over the repeats).
+	Spread  *float64 `json:"spread,omitempty"`
+	Verdict string   `json:"verdict"`
+	Reason  string   `json:"reason"`
 }
 
-// gated reports whether a unit can fail the gate.
-func gated(unit string) bool {
-	return unit == UnitTime || unit == UnitBytes || unit == UnitAllocs
+// turned returns both sides' values turned so that larger is worse
+// (negated for higher-is-better units): what the tests compare.
+func (m *Metric) turned() (base, pr []float64) {
+	return worse(m.Base.Values, m.Direction), worse(m.PR.Values, m.Direction)
 }
 
 // Compare judges pr against baseline.
@@ -213,10 +290,14 @@ func Compare(baseline, pr Input, opts Options) (*Report, error) {
 		TolerancePct: opts.TolerancePct,
 		AllowMissing: opts.AllowMissing,
 		Filter:       opts.Filter,
+		Paired:       opts.Paired,
 		BaselineCPUs: nonNil(base.cpus),
 		PRCPUs:       nonNil(head.cpus),
 		Notes:        []string{},
 		Warnings:     []string{},
+	}
+	if opts.Paired {
+		rep.Test = "one-sided Wilcoxon signed-rank test on the per-round log ratios PR/baseline (exact), minus the margin as a log ratio; the U test where the sides have different sample counts"
 	}
 	for _, w := range base.warnings {
 		rep.Warnings = append(rep.Warnings, "baseline: "+w)
@@ -269,6 +350,23 @@ func Compare(baseline, pr Input, opts Options) (*Report, error) {
 		rep.Notes = append(rep.Notes, "GOMAXPROCS differs between baseline and PR for some benchmarks; they were matched by name")
 	}
 
+	unknown := map[string]bool{}
+	var unknownList []string
+	for _, b := range rep.Benchmarks {
+		for _, m := range b.Metrics {
+			if m.Unit == UnitInstr && rep.ToleranceInstr == nil {
+				t := opts.ToleranceInstr
+				rep.ToleranceInstr = &t
+			}
+			if _, known := opts.Direction(m.Unit); !known && !unknown[m.Unit] {
+				unknown[m.Unit] = true
+				unknownList = append(unknownList, m.Unit)
+			}
+		}
+	}
+	if len(unknownList) > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("not gated, direction unknown: %s (say --metric UNIT=higher|lower|ignore)", strings.Join(unknownList, ", ")))
+	}
 	decide(rep, opts)
 	return rep, nil
 }
@@ -341,10 +439,38 @@ func allEqual(v []float64) bool {
 	return true
 }
 
+// worse returns the values turned so that larger is worse.
+func worse(v []float64, d Direction) []float64 {
+	out := slices.Clone(v)
+	if d == DirHigher {
+		for i := range out {
+			out[i] = -out[i]
+		}
+	}
+	return out
+}
+
+func spread(v []float64) float64 {
+	return slices.Max(v) - slices.Min(v)
+}
+
+// worseWord says what a worse value of unit is, for reasons.
+func worseWord(unit string, d Direction) string {
+	switch {
+	case unit == UnitTime:
+		return "slower"
+	case unit == UnitInstr:
+		return "more instructions"
+	case d == DirHigher:
+		return "lower (higher is better)"
+	}
+	return "higher (lower is better)"
+}
+
 // newMetric fills in everything that does not depend on the other metrics;
 // decide then runs the corrected family.
 func newMetric(unit string, base, pr []float64, opts Options) *Metric {
-	m := &Metric{Unit: unit, Gated: gated(unit), Base: summarize(base), PR: summarize(pr)}
+	m := &Metric{Unit: unit, Base: summarize(base), PR: summarize(pr)}
 	if m.Base.Median != 0 {
 		d := (m.PR.Median - m.Base.Median) / m.Base.Median * 100
 		m.DeltaPct = &d
@@ -353,39 +479,84 @@ func newMetric(unit string, base, pr []float64, opts Options) *Metric {
 	c := benchmath.AssumeNothing.Compare(benchmath.NewSample(m.Base.Values, &thr), benchmath.NewSample(m.PR.Values, &thr))
 	m.PTwoSided = c.P
 
-	if !m.Gated {
+	dir, known := opts.Direction(unit)
+	m.Direction = dir
+	switch {
+	case !known:
 		m.Verdict = VerdictInfo
-		m.Reason = "not gated"
+		m.Reason = "unknown direction: reported, not gated (--metric " + unit + "=higher|lower|ignore)"
+		return m
+	case dir == DirIgnore:
+		m.Verdict = VerdictInfo
+		m.Reason = "ignored (--metric " + unit + "=ignore)"
 		return m
 	}
+	m.Gated = true
+	mb, mp := m.turned()
+	scale := math.Abs(m.Base.Median)
 	switch unit {
 	case UnitTime:
-		m.Margin = math.Max(opts.ToleranceNs, opts.TolerancePct/100*m.Base.Median)
-	case UnitBytes:
-		m.Margin = opts.TolerancePct / 100 * m.Base.Median
+		m.Margin = math.Max(opts.ToleranceNs, opts.TolerancePct/100*scale)
+	case UnitInstr:
+		m.Margin = opts.ToleranceInstr + opts.TolerancePct/100*scale
 	case UnitAllocs:
 		// Allocations are counted, not timed: any steady increase is
 		// a code change, so no tolerance applies.
 		m.Margin = 0
+	default:
+		m.Margin = opts.TolerancePct / 100 * scale
 	}
 
 	nb, np := m.Base.N, m.PR.N
-	if unit != UnitTime && nb >= 2 && np >= 2 && allEqual(m.Base.Values) && allEqual(m.PR.Values) {
+	bw, pw := median(mb), median(mp)
+	if unit == UnitInstr && nb >= 2 && np >= 2 {
+		// Instruction counts repeat up to a small spread (README,
+		// "instruction mode"): when it is under half the margin on
+		// both sides, noise cannot carry a difference across the
+		// margin, and the medians decide without a test.
+		sp := math.Max(spread(mb), spread(mp))
+		m.Spread = &sp
+		if 2*sp < m.Margin || sp == 0 {
+			m.Deterministic = true
+			d := pw - bw
+			switch {
+			case d > m.Margin:
+				m.Verdict = VerdictRegression
+				m.Reason = fmt.Sprintf("%+.3g instr/op, beyond the margin %.3g (spread of repeats %.3g)", d, m.Margin, sp)
+			case d < -m.Margin:
+				m.Verdict = VerdictImproved
+				m.Reason = fmt.Sprintf("%+.3g instr/op (spread of repeats %.3g)", d, sp)
+			default:
+				m.Verdict = VerdictOK
+				m.Reason = fmt.Sprintf("%+.3g instr/op, within the margin %.3g (spread of repeats %.3g)", d, m.Margin, sp)
+			}
+			return m
+		}
+	}
+	if unit != UnitTime && unit != UnitInstr && nb >= 2 && np >= 2 && allEqual(m.Base.Values) && allEqual(m.PR.Values) {
 		// Memory metrics are usually the same in every run; then one
 		// look tells, and a rank test on constant samples would only
 		// say "need more samples".
 		m.Deterministic = true
 		b, p := m.Base.Values[0], m.PR.Values[0]
 		switch {
-		case p > b+m.Margin:
+		case pw > bw+m.Margin:
 			m.Verdict = VerdictRegression
-			m.Reason = fmt.Sprintf("deterministic increase %v → %v", b, p)
-		case p < b:
+			if dir == DirHigher {
+				m.Reason = fmt.Sprintf("deterministic decrease %v → %v (higher is better)", b, p)
+			} else {
+				m.Reason = fmt.Sprintf("deterministic increase %v → %v", b, p)
+			}
+		case pw < bw:
 			m.Verdict = VerdictImproved
-			m.Reason = fmt.Sprintf("deterministic decrease %v → %v", b, p)
-		case p > b:
+			if dir == DirHigher {
+				m.Reason = fmt.Sprintf("deterministic increase %v → %v", b, p)
+			} else {
+				m.Reason = fmt.Sprintf("deterministic decrease %v → %v", b, p)
+			}
+		case pw > bw:
 			m.Verdict = VerdictOK
-			m.Reason = fmt.Sprintf("deterministic increase %v → %v within margin %v", b, p, m.Margin)
+			m.Reason = fmt.Sprintf("deterministic change %v → %v within margin %v", b, p, m.Margin)
 		default:
 			m.Verdict = VerdictOK
 			m.Reason = "unchanged"
@@ -395,13 +566,32 @@ func newMetric(unit string, base, pr []float64, opts Options) *Metric {
 	if nb < minSamples || np < minSamples {
 		m.Verdict = VerdictInconclusive
 		m.Reason = fmt.Sprintf("too few samples (%d baseline, %d PR; need ≥ %d each)", nb, np, minSamples)
+		if m.Spread != nil {
+			m.Reason = fmt.Sprintf("spread of repeats %.3g is not under half the margin %.3g, and too few repeats for the U test (%d baseline, %d PR; need ≥ %d each)", *m.Spread, m.Margin, nb, np, minSamples)
+		}
+		return m
+	}
+	if opts.Paired && nb == np {
+		m.LogRatios = logRatios(base, pr, dir)
+		if m.LogRatios == nil {
+			m.LogRatios = []float64{}
+		}
+		shift := logMargin(m.Margin, scale)
+		d := make([]float64, len(m.LogRatios))
+		for i, r := range m.LogRatios {
+			d[i] = r - shift
+		}
+		t := wilcoxonGreater(d)
+		m.Tested = true
+		m.W, m.PRaw = &t.W, &t.P
+		m.Method = "paired-exact"
 		return m
 	}
 	shifted := make([]float64, np)
-	for i, v := range m.PR.Values {
+	for i, v := range mp {
 		shifted[i] = v - m.Margin
 	}
-	t := mannWhitneyGreater(shifted, m.Base.Values)
+	t := mannWhitneyGreater(shifted, mb)
 	m.Tested = true
 	m.U, m.PRaw = &t.U, &t.P
 	m.Method = "exact"
@@ -409,6 +599,16 @@ func newMetric(unit string, base, pr []float64, opts Options) *Metric {
 		m.Method = "normal"
 	}
 	return m
+}
+
+// median of unsorted values.
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // decide runs the Holm-Bonferroni step over every tested metric and settles
@@ -431,7 +631,16 @@ func decide(rep *Report, opts Options) {
 	rawFaster := make([]float64, len(family))
 	for i, m := range family {
 		raw[i] = *m.PRaw
-		rawFaster[i] = mannWhitneyGreater(m.Base.Values, m.PR.Values).P
+		if m.LogRatios != nil {
+			neg := make([]float64, len(m.LogRatios))
+			for j, r := range m.LogRatios {
+				neg[j] = -r
+			}
+			rawFaster[i] = wilcoxonGreater(neg).P
+			continue
+		}
+		mb, mp := m.turned()
+		rawFaster[i] = mannWhitneyGreater(mb, mp).P
 	}
 	adj := holm(raw)
 	adjFaster := holm(rawFaster)
@@ -445,18 +654,27 @@ func decide(rep *Report, opts Options) {
 		switch {
 		case a <= opts.Alpha:
 			m.Verdict = VerdictRegression
+			w := worseWord(m.Unit, m.Direction)
 			if m.Margin > 0 {
-				m.Reason = fmt.Sprintf("slower by more than the margin %.4g %s (p=%.3g adjusted)", m.Margin, m.Unit, a)
+				m.Reason = fmt.Sprintf("%s by more than the margin %.4g %s (p=%.3g adjusted)", w, m.Margin, m.Unit, a)
 			} else {
-				m.Reason = fmt.Sprintf("slower (p=%.3g adjusted)", a)
+				m.Reason = fmt.Sprintf("%s (p=%.3g adjusted)", w, a)
 			}
-		case minOneSidedP(m.Base.N, m.PR.N) > firstStep:
+		case m.LogRatios != nil && minSignedRankP(len(m.LogRatios)) > firstStep:
+			m.Verdict = VerdictInconclusive
+			m.CountNeeded = pairsNeeded(firstStep)
+			m.Reason = fmt.Sprintf("%d pairs cannot reach p ≤ %.3g (alpha / %d tests)", len(m.LogRatios), firstStep, len(family))
+		case m.LogRatios == nil && minOneSidedP(m.Base.N, m.PR.N) > firstStep:
 			m.Verdict = VerdictInconclusive
 			m.CountNeeded = countNeeded(firstStep)
 			m.Reason = fmt.Sprintf("%d+%d samples cannot reach p ≤ %.3g (alpha / %d tests)", m.Base.N, m.PR.N, firstStep, len(family))
 		case f <= opts.Alpha:
 			m.Verdict = VerdictImproved
-			m.Reason = fmt.Sprintf("faster (p=%.3g adjusted; informational)", f)
+			if m.Unit == UnitTime {
+				m.Reason = fmt.Sprintf("faster (p=%.3g adjusted; informational)", f)
+			} else {
+				m.Reason = fmt.Sprintf("better (p=%.3g adjusted; informational)", f)
+			}
 		default:
 			m.Verdict = VerdictOK
 			m.Reason = "no significant slowdown beyond the margin"

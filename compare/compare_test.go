@@ -317,3 +317,24 @@ func TestBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestDirection(t *testing.T) {
+	opts := DefaultOptions()
+	opts.Metrics = map[string]Direction{NormalizeUnit("p99-ns"): DirLower, NormalizeUnit("MB/s"): DirIgnore}
+	for unit, want := range map[string]Direction{
+		"ns/op": DirLower, "instr/op": DirLower, "B/op": DirLower, "allocs/op": DirLower,
+		"sec/key": DirLower, "ns/msg": DirLower, "B/s": DirIgnore, "ops/s": DirHigher,
+		"p99-sec": DirLower, "hits": "",
+	} {
+		got, known := opts.Direction(unit)
+		if got != want || known != (want != "") {
+			t.Errorf("Direction(%q) = %q, %v; want %q", unit, got, known, want)
+		}
+	}
+	if u := NormalizeUnit("ns/op"); u != UnitTime {
+		t.Errorf("NormalizeUnit(ns/op) = %q", u)
+	}
+	if _, err := ParseDirection("up"); err == nil {
+		t.Error("ParseDirection(up): no error")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -53,13 +54,13 @@ func (r *Report) sections() []section {
 	for _, pkg := range pkgs {
 		var ordered []string
 		// Gated units first, in a fixed order; others as they came.
-		for _, u := range []string{UnitTime, UnitBytes, UnitAllocs} {
+		for _, u := range standardUnits {
 			if _, ok := byKey[[2]string{pkg, u}]; ok {
 				ordered = append(ordered, u)
 			}
 		}
 		for _, u := range units[pkg] {
-			if !gated(u) {
+			if !slices.Contains(standardUnits, u) {
 				ordered = append(ordered, u)
 			}
 		}
@@ -69,6 +70,9 @@ func (r *Report) sections() []section {
 	}
 	return out
 }
+
+// standardUnits come first in a report, in this order.
+var standardUnits = []string{UnitInstr, UnitTime, UnitBytes, UnitAllocs}
 
 // displayUnit maps our ns/op back to benchstat's sec/op so values scale to
 // µ, m and so on.
@@ -122,13 +126,27 @@ func fmtMargin(m *Metric) string {
 }
 
 func verdictText(m *Metric) string {
+	v := m.Verdict
 	switch m.Verdict {
 	case VerdictRegression:
-		return "REGRESSION"
+		v = "REGRESSION"
 	case VerdictInconclusive:
+		if m.Unit == UnitInstr && !m.Tested {
+			return fmt.Sprintf("inconclusive (spread %.3g: more --repeat or a larger --n2)", deref(m.Spread))
+		}
 		return fmt.Sprintf("inconclusive (need -count %d)", m.CountNeeded)
 	}
-	return m.Verdict
+	if m.Unit == UnitInstr && m.Deterministic {
+		v += fmt.Sprintf(" (Δ %+.3f, spread %.3f)", m.PR.Median-m.Base.Median, deref(m.Spread))
+	}
+	return v
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
 }
 
 func benchName(b *Benchmark, byProcs bool) string {
@@ -140,8 +158,16 @@ func benchName(b *Benchmark, byProcs bool) string {
 }
 
 func (r *Report) gateLine() string {
-	return fmt.Sprintf("one-sided Mann-Whitney U, Holm-Bonferroni over %d tests, alpha %v, tolerance %v ns/op and %v%%",
-		r.Tests, r.Alpha, r.ToleranceNs, r.TolerancePct)
+	if r.ToleranceInstr != nil {
+		return fmt.Sprintf("instr/op: medians of repeats when their spread is under half the margin, else one-sided Mann-Whitney U; Holm-Bonferroni over %d tests, alpha %v, tolerance %v instr/op + %v%%, %v ns/op",
+			r.Tests, r.Alpha, *r.ToleranceInstr, r.TolerancePct, r.ToleranceNs)
+	}
+	test := "one-sided Mann-Whitney U"
+	if r.Paired {
+		test = "one-sided Wilcoxon signed-rank on per-round log ratios"
+	}
+	return fmt.Sprintf("%s, Holm-Bonferroni over %d tests, alpha %v, tolerance %v ns/op and %v%%",
+		test, r.Tests, r.Alpha, r.ToleranceNs, r.TolerancePct)
 }
 
 // Summary is the one-line outcome.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,11 @@ type BenchConfig struct {
 	// Count is the number of rounds; each round runs every binary of
 	// both sides once with -test.count=1.
 	Count int
+	// Shuffle, when not nil, draws the order of the two sides in each
+	// round (per package) instead of alternating A B, B A, ...: with a
+	// paired analysis, an order that follows a pattern can line up with
+	// a periodic load.
+	Shuffle *rand.Rand
 }
 
 func (c BenchConfig) validate() error {
@@ -205,7 +211,11 @@ func (tc Toolchain) Interleave(ctx context.Context, a, b Arm, cfg BenchConfig, a
 		for _, pkg := range order {
 			p := pairs[pkg]
 			jobs := []job{{p.a, a.Env, aOut}, {p.b, b.Env, bOut}}
-			if round%2 == 1 {
+			swap := round%2 == 1
+			if cfg.Shuffle != nil {
+				swap = cfg.Shuffle.IntN(2) == 1
+			}
+			if swap {
 				jobs[0], jobs[1] = jobs[1], jobs[0]
 			}
 			for _, j := range jobs {
@@ -293,6 +303,9 @@ type RunOptions struct {
 	Bench      BenchConfig
 	// OutDir receives base.txt and head.txt.
 	OutDir string
+	// Instr, when set, measures instructions (MeasureInstructions)
+	// instead of timing (Interleave); Bench is then unused.
+	Instr *InstrConfig
 }
 
 // Run builds both commits, runs them interleaved, saves the results and
@@ -301,7 +314,11 @@ func (tc Toolchain) Run(ctx context.Context, ro RunOptions, opts Options) (rep *
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if err := ro.Bench.validate(); err != nil {
+	if ro.Instr != nil {
+		if err := ro.Instr.validate(); err != nil {
+			return nil, err
+		}
+	} else if err := ro.Bench.validate(); err != nil {
 		return nil, err
 	}
 	if len(ro.Packages) == 0 {
@@ -359,7 +376,12 @@ func (tc Toolchain) Run(ctx context.Context, ro RunOptions, opts Options) (rep *
 	}
 
 	var baseOut, headOut bytes.Buffer
-	if err := tc.Interleave(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, ro.Bench, &baseOut, &headOut); err != nil {
+	if ro.Instr != nil {
+		err = tc.MeasureInstructions(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, *ro.Instr, &baseOut, &headOut)
+	} else {
+		err = tc.Interleave(ctx, Arm{Binaries: baseBins}, Arm{Binaries: headBins}, ro.Bench, &baseOut, &headOut)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(ro.OutDir, 0o755); err != nil {
@@ -402,6 +424,8 @@ type RepeatOptions struct {
 	// EnvA and EnvB are added to each side's environment. Both empty is
 	// an A/A test; a knob in EnvB measures power.
 	EnvA, EnvB []string
+	// Instr, when set, compares instruction counts instead of times.
+	Instr *InstrConfig
 }
 
 // RepeatResult is the outcome of Repeat.
@@ -412,6 +436,26 @@ type RepeatResult struct {
 	// was a regression.
 	Tripped map[string]int
 	Reports []*Report
+	// Other is the same runs judged by the other analysis (paired if
+	// opts was unpaired, and the reverse), for wall-clock runs only:
+	// both analyses of the same samples, so they are compared on
+	// exactly the same conditions.
+	Other *RepeatResult
+}
+
+func (r *RepeatResult) add(rep *Report) []string {
+	r.Reports = append(r.Reports, rep)
+	if rep.Failed {
+		r.Failed++
+	}
+	var tripped []string
+	for _, b := range rep.Benchmarks {
+		if b.Status == StatusRegression {
+			r.Tripped[b.Pkg+" "+b.Name]++
+			tripped = append(tripped, b.Name)
+		}
+	}
+	return tripped
 }
 
 // Repeat runs the same binaries as both sides of runs full interleaved
@@ -424,27 +468,42 @@ func (tc Toolchain) Repeat(ctx context.Context, bins []TestBinary, ro RepeatOpti
 		return nil, fmt.Errorf("no test binaries: %w", ErrNoResults)
 	}
 	res := &RepeatResult{Runs: ro.Runs, Tripped: map[string]int{}}
+	if ro.Instr == nil {
+		res.Other = &RepeatResult{Runs: ro.Runs, Tripped: map[string]int{}}
+	}
 	for i := range ro.Runs {
 		var aOut, bOut bytes.Buffer
-		if err := tc.Interleave(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, ro.Bench, &aOut, &bOut); err != nil {
-			return nil, err
+		var err error
+		if ro.Instr != nil {
+			err = tc.MeasureInstructions(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, *ro.Instr, &aOut, &bOut)
+		} else {
+			err = tc.Interleave(ctx, Arm{bins, ro.EnvA}, Arm{bins, ro.EnvB}, ro.Bench, &aOut, &bOut)
 		}
-		rep, err := Compare(Input{Name: "A", Data: aOut.Bytes()}, Input{Name: "B", Data: bOut.Bytes()}, opts)
 		if err != nil {
 			return nil, err
 		}
-		res.Reports = append(res.Reports, rep)
-		if rep.Failed {
-			res.Failed++
+		a, b := Input{Name: "A", Data: aOut.Bytes()}, Input{Name: "B", Data: bOut.Bytes()}
+		rep, err := Compare(a, b, opts)
+		if err != nil {
+			return nil, err
 		}
-		var tripped []string
-		for _, b := range rep.Benchmarks {
-			if b.Status == StatusRegression {
-				res.Tripped[b.Pkg+" "+b.Name]++
-				tripped = append(tripped, b.Name)
+		tripped := res.add(rep)
+		other := ""
+		if res.Other != nil {
+			o := opts
+			o.Paired = !opts.Paired
+			orep, err := Compare(a, b, o)
+			if err != nil {
+				return nil, err
 			}
+			res.Other.add(orep)
+			name := "paired"
+			if opts.Paired {
+				name = "unpaired"
+			}
+			other = fmt.Sprintf(" [%s: %s]", name, orep.Summary())
 		}
-		tc.logf("run %d/%d: %s %s", i+1, ro.Runs, rep.Summary(), strings.Join(tripped, " "))
+		tc.logf("run %d/%d: %s %s%s", i+1, ro.Runs, rep.Summary(), strings.Join(tripped, " "), other)
 	}
 	return res, nil
 }

@@ -6,16 +6,20 @@
 //
 //	compare-bench --baseline FILE --pr FILE [flags]
 //	compare-bench run --base REF [--head REF] --count N --bench REGEX [--benchtime T] [--out DIR] [flags] PACKAGES...
-//	compare-bench aa --count N --bench REGEX --runs K [--benchtime T] [flags] PACKAGES...
+//	compare-bench run --measure instructions --base REF [--head REF] --bench REGEX [--repeat K] [--n2 N] [flags] PACKAGES...
+//	compare-bench aa [--measure instructions] --count N --bench REGEX --runs K [--benchtime T] [flags] PACKAGES...
 //
 // The comparison flags, accepted by every form:
 //
 //	--tolerance-ns X    ignore slowdowns of X ns/op or less (default 0)
 //	--tolerance-pct P   ignore slowdowns of P percent or less (default 0)
 //	--alpha A           family-wise false-failure rate (default 0.05)
+//	--tolerance-instr X ignore increases of X instr/op or less (default 0.5; --tolerance-pct adds to it)
 //	--allow-missing     do not fail when a baseline benchmark is gone
 //	--filter EXPR       only compare results matching a benchproc filter
 //	--format F          text (default), markdown or json
+//	--paired            judge with the paired test over rounds (below)
+//	--metric UNIT=DIR   gate UNIT with DIR higher or lower (is better), or ignore it; repeatable
 //
 // # Comparing two files
 //
@@ -74,7 +78,20 @@
 // each side is the same value, as it usually is, any increase of allocs/op
 // is a regression, and so is an increase of B/op beyond --tolerance-pct.
 // Otherwise they get the same one-sided test, in the same family.
-// Other units (MB/s, custom metrics) are shown but not gated.
+//
+// Other units are gated when their direction is known: MB/s and any */s
+// unit, higher is better; sec/* and ns/* units, lower is better. --metric
+// UNIT=higher|lower|ignore sets the direction of any other unit (custom
+// b.ReportMetric units such as p99-ns) or turns a unit off. A unit with no
+// known direction is shown, marked "info", and named in a note: reported,
+// never silently gated. The margin of these units is --tolerance-pct.
+//
+// With --paired, each metric is judged instead by a one-sided Wilcoxon
+// signed-rank test on the per-round log ratios PR/baseline (the i-th
+// sample of each side came from the same round of run or aa), minus the
+// margin as a log ratio; the null distribution is exact for any n. Load
+// that hits both halves of a round cancels in the ratio. Metrics whose
+// sides have different sample counts fall back to the U test.
 //
 // A benchmark with fewer than 4 samples on a side is inconclusive, and so
 // is one whose sample sizes cannot reach p <= alpha/m even in the best
@@ -95,13 +112,35 @@
 // checks out --base (and --head, if given; otherwise the current working
 // tree, uncommitted changes included) with "git worktree add --detach" into
 // a temporary directory, builds one test binary per package on each side
-// with "go test -c", and runs them interleaved: round 1 runs A then B, round
-// 2 B then A, and so on, each binary once per round with -test.count=1
+// with "go test -c", and runs them interleaved: in each round both sides
+// run once, in an order drawn at random (--order random, the default;
+// --seed reproduces it) or alternating A B, B A, ... (--order alternate),
+// each binary once per round with -test.count=1
 // -test.run '^$' -test.bench REGEX -test.benchmem, in its package directory.
 // The two result files are written as base.txt and head.txt in --out (by
 // default a new temporary directory, printed on stderr), then compared as
 // above. Worktrees are removed even when the run fails or is interrupted.
 // A base commit without any of the packages is fine (everything is new).
+//
+// # Instruction mode: run --measure instructions
+//
+//	compare-bench run --measure instructions --base origin/main --bench 'CRC64' ./bench/...
+//
+// counts instructions instead of timing. Each benchmark selected by --bench
+// (each leaf sub-benchmark on its own) runs alone under valgrind's
+// callgrind with GOMAXPROCS=1 GOGC=off GOMEMLIMIT=2GiB
+// GODEBUG=asyncpreemptoff=1 and -test.cpu=1, at -test.benchtime N1x and
+// N2x; instr/op = (I(N2) - I(N1)) / (N2 - N1), where I counts every thread
+// but the runtime's sysmon thread. --n1 (default 100) and --n2 (default:
+// chosen so that the difference is --instr-budget instructions, 2e8) set
+// the counts; --repeat K (default 3) measures each side K times; --jobs
+// runs that many benchmarks at once. The results are benchmark files with
+// the unit instr/op. When the spread of the repeats (max - min) is under
+// half the margin on both sides, the medians decide: a regression is an
+// increase beyond --tolerance-instr plus --tolerance-pct of the baseline.
+// Otherwise the one-sided U test on the repeats decides (it needs
+// --repeat 4 or more). compare/README.md says why and when the count is
+// deterministic, and what it costs.
 //
 // # Checking the gate itself: aa
 //
@@ -110,7 +149,10 @@
 // builds the current tree once and runs --runs complete interleaved
 // comparisons of the binaries against themselves. Every failure is a false
 // positive; aa prints the observed false-positive rate and the benchmarks
-// that tripped, and exits 1 if the rate exceeds --alpha.
+// that tripped, and exits 1 if the rate exceeds --alpha. In wall-clock mode
+// it also judges the same runs with the other analysis (paired if the gate
+// is unpaired, and the reverse); with --measure instructions it prints the
+// largest spread of repeats and the largest A/A difference per benchmark.
 //
 // # Exit status
 //

@@ -6,15 +6,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bun13/bun13/compare"
 )
@@ -83,7 +87,70 @@ func addGateFlags(fs *flag.FlagSet) *gateFlags {
 	fs.BoolVar(&g.opts.AllowMissing, "allow-missing", false, "pass even if benchmarks of the baseline are missing from the PR")
 	fs.StringVar(&g.opts.Filter, "filter", "", "compare only results matching benchproc filter `EXPR`")
 	fs.StringVar(&g.format, "format", "text", "output `format`: text, markdown or json")
+	fs.Float64Var(&g.opts.ToleranceInstr, "tolerance-instr", g.opts.ToleranceInstr, "ignore increases of at most `X` instr/op (plus --tolerance-pct)")
+	fs.BoolVar(&g.opts.Paired, "paired", false, "judge wall-clock results with the paired test (Wilcoxon signed-rank on per-round log ratios) instead of the U test")
+	fs.Var(metricFlag{&g.opts}, "metric", "`UNIT=DIR`: gate UNIT with DIR higher or lower is better, or ignore it (repeatable)")
 	return g
+}
+
+// metricFlag fills Options.Metrics from repeated --metric UNIT=DIR.
+type metricFlag struct{ opts *compare.Options }
+
+func (m metricFlag) String() string {
+	if m.opts == nil {
+		return ""
+	}
+	var parts []string
+	for u, d := range m.opts.Metrics {
+		parts = append(parts, u+"="+string(d))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (m metricFlag) Set(s string) error {
+	i := strings.LastIndex(s, "=")
+	if i <= 0 {
+		return fmt.Errorf("want UNIT=higher|lower|ignore, got %q", s)
+	}
+	d, err := compare.ParseDirection(s[i+1:])
+	if err != nil {
+		return err
+	}
+	if m.opts.Metrics == nil {
+		m.opts.Metrics = map[string]compare.Direction{}
+	}
+	m.opts.Metrics[compare.NormalizeUnit(s[:i])] = d
+	return nil
+}
+
+// measureFlags choose between wall-clock and instruction mode.
+type measureFlags struct {
+	measure string
+	instr   compare.InstrConfig
+}
+
+func addMeasureFlags(fs *flag.FlagSet, m *measureFlags) {
+	m.instr = compare.DefaultInstrConfig()
+	fs.StringVar(&m.measure, "measure", "time", "`what` to measure: time (wall clock, base and head interleaved) or instructions (valgrind callgrind)")
+	fs.IntVar(&m.instr.N1, "n1", m.instr.N1, "instructions: the smaller iteration count `N`")
+	fs.IntVar(&m.instr.N2, "n2", 0, "instructions: the larger iteration count `N` (0: chosen per benchmark from --instr-budget)")
+	fs.Float64Var(&m.instr.Budget, "instr-budget", m.instr.Budget, "instructions: aim for `I` instructions between the two counts when choosing --n2")
+	fs.IntVar(&m.instr.Repeats, "repeat", m.instr.Repeats, "instructions: measure each side `K` times")
+	fs.IntVar(&m.instr.Jobs, "jobs", m.instr.Jobs, "instructions: run `J` benchmarks at once")
+}
+
+// config returns the instruction configuration, or nil for time.
+func (m *measureFlags) config(bench string) (*compare.InstrConfig, error) {
+	switch m.measure {
+	case "time":
+		return nil, nil
+	case "instructions":
+		c := m.instr
+		c.Bench = bench
+		return &c, nil
+	}
+	return nil, usagef("--measure must be time or instructions, got %q", m.measure)
 }
 
 func (g *gateFlags) check() error {
@@ -163,6 +230,9 @@ type benchFlags struct {
 	count     int
 	bench     string
 	benchtime string
+	order     string
+	seed      uint64
+	rng       *rand.Rand
 }
 
 func addBenchFlags(fs *flag.FlagSet, b *benchFlags, countUsage string) {
@@ -171,16 +241,32 @@ func addBenchFlags(fs *flag.FlagSet, b *benchFlags, countUsage string) {
 	}
 	fs.StringVar(&b.bench, "bench", "", "run benchmarks matching `REGEX` (required)")
 	fs.StringVar(&b.benchtime, "benchtime", "", "per-benchmark run time `T`, as go test -benchtime (default the testing package's 1s)")
+	fs.StringVar(&b.order, "order", "random", "`order` of base and head inside each round: random or alternate (A B, B A, ...)")
+	fs.Uint64Var(&b.seed, "seed", 0, "`seed` of the random order (0: from the clock, printed)")
 }
 
-func (b benchFlags) config(count int) (compare.BenchConfig, error) {
+func (b *benchFlags) config(count int) (compare.BenchConfig, error) {
 	if b.bench == "" {
 		return compare.BenchConfig{}, usagef("--bench is required")
 	}
 	if count < 1 {
 		return compare.BenchConfig{}, usagef("--count must be at least 1")
 	}
-	return compare.BenchConfig{Bench: b.bench, Benchtime: b.benchtime, Count: count}, nil
+	cfg := compare.BenchConfig{Bench: b.bench, Benchtime: b.benchtime, Count: count}
+	switch b.order {
+	case "alternate":
+	case "random":
+		if b.rng == nil {
+			if b.seed == 0 {
+				b.seed = uint64(time.Now().UnixNano())
+			}
+			b.rng = rand.New(rand.NewPCG(b.seed, 0))
+		}
+		cfg.Shuffle = b.rng
+	default:
+		return compare.BenchConfig{}, usagef("--order must be random or alternate, got %q", b.order)
+	}
+	return cfg, nil
 }
 
 func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, error) {
@@ -190,6 +276,8 @@ func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool,
 	out := fs.String("out", "", "`DIR` for base.txt and head.txt (default: a new temporary directory)")
 	var bf benchFlags
 	addBenchFlags(fs, &bf, "run each binary `N` times, interleaved")
+	var mf measureFlags
+	addMeasureFlags(fs, &mf)
 	g := addGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return false, err
@@ -201,8 +289,15 @@ func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool,
 	if err != nil {
 		return false, err
 	}
+	instr, err := mf.config(bf.bench)
+	if err != nil {
+		return false, err
+	}
 	if *base == "" {
 		return false, usagef("--base is required")
+	}
+	if instr == nil && cfg.Shuffle != nil {
+		fmt.Fprintf(stderr, "compare-bench: order seed %d (--seed reproduces it)\n", bf.seed)
 	}
 	if fs.NArg() == 0 {
 		return false, usagef("no packages given")
@@ -220,7 +315,7 @@ func cmdRun(ctx context.Context, stdout, stderr io.Writer, args []string) (bool,
 	}
 	tc := compare.Toolchain{Log: prefixWriter{stderr}}
 	rep, err := tc.Run(ctx, compare.RunOptions{
-		Dir: wd, Base: *base, Head: *head, Packages: fs.Args(), Bench: cfg, OutDir: outDir,
+		Dir: wd, Base: *base, Head: *head, Packages: fs.Args(), Bench: cfg, OutDir: outDir, Instr: instr,
 	}, g.opts)
 	if err != nil {
 		return false, err
@@ -272,11 +367,17 @@ func cmdAA(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, 
 	runs := fs.Int("runs", 30, "number of complete A/A comparisons `K`")
 	var bf benchFlags
 	addBenchFlags(fs, &bf, "samples per side `N` in each comparison")
+	var mf measureFlags
+	addMeasureFlags(fs, &mf)
 	g := addGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return false, err
 	}
 	cfg, err := bf.config(bf.count)
+	if err != nil {
+		return false, err
+	}
+	instr, err := mf.config(bf.bench)
 	if err != nil {
 		return false, err
 	}
@@ -292,7 +393,7 @@ func cmdAA(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, 
 		return false, err
 	}
 	defer cleanup()
-	res, err := tc.Repeat(ctx, bins, compare.RepeatOptions{Runs: *runs, Bench: cfg}, g.opts)
+	res, err := tc.Repeat(ctx, bins, compare.RepeatOptions{Runs: *runs, Bench: cfg, Instr: instr}, g.opts)
 	if err != nil {
 		return false, err
 	}
@@ -301,9 +402,25 @@ func cmdAA(ctx context.Context, stdout, stderr io.Writer, args []string) (bool, 
 	if len(res.Reports) > 0 {
 		benchmarks = len(res.Reports[0].Benchmarks)
 	}
-	fmt.Fprintf(stdout, "A/A: %d runs of %d benchmarks, -count %d each side, alpha %v\n", res.Runs, benchmarks, cfg.Count, g.opts.Alpha)
+	if instr != nil {
+		fmt.Fprintf(stdout, "A/A: %d runs of %d benchmarks, instructions, --repeat %d each side, alpha %v, tolerance %v instr/op\n", res.Runs, benchmarks, instr.Repeats, g.opts.Alpha, g.opts.ToleranceInstr)
+		writeSpread(stdout, res.Reports)
+	} else {
+		fmt.Fprintf(stdout, "A/A: %d runs of %d benchmarks, -count %d each side, alpha %v\n", res.Runs, benchmarks, cfg.Count, g.opts.Alpha)
+	}
 	fmt.Fprintf(stdout, "false positives: %d/%d runs (%.1f%%)\n", res.Failed, res.Runs, 100*rate)
 	writeTripped(stdout, res.Tripped)
+	if res.Other != nil {
+		name := "paired (Wilcoxon signed-rank)"
+		if g.opts.Paired {
+			name = "unpaired (Mann-Whitney U)"
+		}
+		fmt.Fprintf(stdout, "same runs, %s: false positives %d/%d runs (%.1f%%)\n", name, res.Other.Failed, res.Other.Runs, 100*float64(res.Other.Failed)/float64(res.Other.Runs))
+		writeTripped(stdout, res.Other.Tripped)
+	}
+	if instr == nil {
+		fmt.Fprintf(stderr, "compare-bench: order seed %d\n", bf.seed)
+	}
 	return rate > g.opts.Alpha, nil
 }
 
@@ -321,6 +438,9 @@ func writeTripped(w io.Writer, tripped map[string]int) {
 		fmt.Fprintf(w, "  %s: %d\n", n, tripped[n])
 	}
 }
+
+// envKey is an environment variable name.
+var envKey = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
@@ -340,9 +460,19 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 	fs.Var(&effects, "effect", "`LABEL=KEY=VALUE` environment for the B side (repeatable)")
 	var bf benchFlags
 	addBenchFlags(fs, &bf, "")
+	var mf measureFlags
+	addMeasureFlags(fs, &mf)
 	g := addGateFlags(fs)
 	if err := parse(fs, args); err != nil {
 		return false, err
+	}
+	instr, err := mf.config(bf.bench)
+	if err != nil {
+		return false, err
+	}
+	if instr != nil {
+		// Instruction mode has no -count: sweep --repeat instead.
+		*counts = strconv.Itoa(instr.Repeats)
 	}
 	var cs []int
 	for _, s := range strings.Split(*counts, ",") {
@@ -356,8 +486,9 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 	var es []effect
 	for _, e := range effects {
 		label, env, ok := strings.Cut(e, "=")
-		if !ok || !strings.Contains(env, "=") {
-			return false, usagef("bad --effect %q, want LABEL=KEY=VALUE", e)
+		key, _, hasValue := strings.Cut(env, "=")
+		if !ok || !hasValue || !envKey.MatchString(key) {
+			return false, usagef("bad --effect %q, want LABEL=KEY=VALUE (LABEL without '=', KEY an environment variable name)", e)
 		}
 		es = append(es, effect{label, env})
 	}
@@ -378,16 +509,34 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 	defer cleanup()
 
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "effect\tenv (B side)\t-count\tdetected\trate\tobserved Δ ns/op (median over trials)\tbenchmarks tripped\n")
+	unit, countName := compare.UnitTime, "-count"
+	if instr != nil {
+		unit, countName = compare.UnitInstr, "--repeat"
+	}
+	analysis, other := "unpaired", "paired"
+	if g.opts.Paired {
+		analysis, other = other, analysis
+	}
+	if instr != nil {
+		fmt.Fprintf(tw, "effect\tenv (B side)\t%s\tdetected\trate\tobserved Δ %s (median over trials)\tbenchmarks tripped\n", countName, unit)
+	} else {
+		fmt.Fprintf(tw, "effect\tenv (B side)\t%s\tdetected (%s)\trate\tdetected (%s)\trate\tobserved Δ %s (median over trials)\ttripped (%s)\ttripped (%s)\n", countName, analysis, other, unit, analysis, other)
+	}
 	for _, e := range es {
 		for _, c := range cs {
 			cfg, _ := bf.config(c)
-			res, err := tc.Repeat(ctx, bins, compare.RepeatOptions{Runs: *trials, Bench: cfg, EnvB: []string{e.env}}, g.opts)
+			res, err := tc.Repeat(ctx, bins, compare.RepeatOptions{Runs: *trials, Bench: cfg, EnvB: []string{e.env}, Instr: instr}, g.opts)
 			if err != nil {
 				return false, err
 			}
 			row := fmt.Sprintf("%s\t%s\t%d\t%d/%d\t%.0f%%\t%s\t%s\n", e.label, e.env, c, res.Failed, res.Runs,
-				100*float64(res.Failed)/float64(res.Runs), observedDeltas(res.Reports), trippedList(res.Tripped))
+				100*float64(res.Failed)/float64(res.Runs), observedDeltas(res.Reports, unit), trippedList(res.Tripped))
+			if res.Other != nil {
+				o := res.Other
+				row = fmt.Sprintf("%s\t%s\t%d\t%d/%d\t%.0f%%\t%d/%d\t%.0f%%\t%s\t%s\t%s\n", e.label, e.env, c, res.Failed, res.Runs,
+					100*float64(res.Failed)/float64(res.Runs), o.Failed, o.Runs, 100*float64(o.Failed)/float64(o.Runs),
+					observedDeltas(res.Reports, unit), trippedList(res.Tripped), trippedList(o.Tripped))
+			}
 			// The table is aligned once at the end; progress goes to
 			// the log as each row completes.
 			tc.Log.Write([]byte(strings.ReplaceAll(row, "\t", " ")))
@@ -399,14 +548,14 @@ func cmdPower(ctx context.Context, stdout, stderr io.Writer, args []string) (boo
 
 // observedDeltas is the median over trials of each benchmark's change of
 // median ns/op: it shows what the knob really added on this machine.
-func observedDeltas(reps []*compare.Report) string {
+func observedDeltas(reps []*compare.Report, unit string) string {
 	type acc struct{ ns, pct []float64 }
 	var order []string
 	by := map[string]*acc{}
 	for _, r := range reps {
 		for _, b := range r.Benchmarks {
 			for _, m := range b.Metrics {
-				if m.Unit != compare.UnitTime {
+				if m.Unit != unit {
 					continue
 				}
 				a := by[b.Name]
@@ -424,7 +573,7 @@ func observedDeltas(reps []*compare.Report) string {
 	}
 	var parts []string
 	for _, n := range order {
-		parts = append(parts, fmt.Sprintf("%s %+.2f ns (%+.1f%%)", n, median(by[n].ns), median(by[n].pct)))
+		parts = append(parts, fmt.Sprintf("%s %+.3g (%+.2f%%)", n, median(by[n].ns), median(by[n].pct)))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -451,4 +600,37 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// writeSpread prints, per benchmark, the largest spread of repeats and the
+// largest |Δ| seen over the runs of an instruction-mode experiment: how far
+// the measure is from deterministic on this machine.
+func writeSpread(w io.Writer, reps []*compare.Report) {
+	type acc struct{ spread, delta, value float64 }
+	var order []string
+	by := map[string]*acc{}
+	for _, r := range reps {
+		for _, b := range r.Benchmarks {
+			for _, m := range b.Metrics {
+				if m.Unit != compare.UnitInstr {
+					continue
+				}
+				k := b.Pkg + " " + b.Name
+				a := by[k]
+				if a == nil {
+					a = &acc{value: m.Base.Median}
+					by[k] = a
+					order = append(order, k)
+				}
+				if m.Spread != nil {
+					a.spread = max(a.spread, *m.Spread)
+				}
+				a.delta = max(a.delta, math.Abs(m.PR.Median-m.Base.Median))
+			}
+		}
+	}
+	for _, k := range order {
+		a := by[k]
+		fmt.Fprintf(w, "  %s: %.4f instr/op, largest spread of repeats %.4f, largest |Δ| %.4f\n", k, a.value, a.spread, a.delta)
+	}
 }

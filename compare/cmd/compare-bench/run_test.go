@@ -88,6 +88,10 @@ func TestRunSubcommandUsage(t *testing.T) {
 		"bad flag":    {"run", "--bogus"},
 		"aa no pkgs":  {"aa", "--bench", "."},
 		"power no fx": {"power", "--bench", ".", "."},
+		"power label": {"power", "--effect", "k=1=KNOB_EXTRA_INSTR=1", "--bench", ".", "."},
+		"bad measure": {"run", "--base", "HEAD", "--bench", ".", "--measure", "cycles", "."},
+		"bad order":   {"run", "--base", "HEAD", "--bench", ".", "--order", "sorted", "."},
+		"one repeat":  {"run", "--base", "HEAD", "--bench", ".", "--measure", "instructions", "--repeat", "1", "--out", t.TempDir(), "."},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -1,9 +1,4 @@
-// Package knob is a benchmark whose cost can be raised by a known amount
-// through the environment, so that compare-bench's power (how often it
-// catches a slowdown of a given size) can be measured on real timings.
-//
-// It lives under testdata so that "./..." never builds or runs it; address it
-// by path: go test -bench . ./compare/testdata/knob.
+// The time knob (BenchmarkKnob, BenchmarkFixed), for wall-clock mode:
 //
 //   - KNOB_EXTRA_NS=X  adds X ns of dependent arithmetic to every op.
 //   - KNOB_EXTRA_PCT=P adds P percent of the calibrated base cost of an op.
@@ -13,6 +8,15 @@
 // average even though one spin iteration may cost more or less than 1 ns.
 // Both sides run exactly the same code, calibration included; only the
 // iteration count differs, so the knob adds nothing but the requested cost.
+//
+// The instruction knob (BenchmarkInstr, BenchmarkInstrFixed), for
+// instruction mode:
+//
+//   - KNOB_EXTRA_INSTR=k (0 to 8) makes every op of BenchmarkInstr execute
+//     exactly k more machine instructions (amd64: the ops are assembly,
+//     knob_amd64.s). The op is called through a function value chosen once,
+//     so k changes nothing else.
+
 package knob
 
 import (
@@ -129,5 +133,51 @@ func BenchmarkFixed(b *testing.B) {
 func TestSpinIsDeterministic(t *testing.T) {
 	if spin(1, 3) != spin(spin(1, 1), 2) {
 		t.Fatal("spin is not a pure step function")
+	}
+}
+
+// BenchmarkInstr is three LCG steps plus KNOB_EXTRA_INSTR machine
+// instructions per op, called through a function value.
+func BenchmarkInstr(b *testing.B) {
+	k, err := ExtraInstr()
+	if err != nil {
+		b.Fatal(err)
+	}
+	op, _ := InstrOp(k)
+	x := uint64(1)
+	for b.Loop() {
+		x = op(x)
+	}
+	if x == 0 {
+		b.Log("unreachable: keeps x alive")
+	}
+}
+
+// BenchmarkInstrFixed is BenchmarkInstr that the knob never changes: the
+// second member of the family in the instruction experiments.
+func BenchmarkInstrFixed(b *testing.B) {
+	op, _ := InstrOp(0)
+	x := uint64(1)
+	for b.Loop() {
+		x = op(x)
+	}
+	if x == 0 {
+		b.Log("unreachable: keeps x alive")
+	}
+}
+
+func TestInstrOps(t *testing.T) {
+	for k := range len(instrOps) {
+		op, err := InstrOp(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Each extra instruction adds 1 to the LCG result.
+		if got, want := op(7), instrOps[0](7)+uint64(k); ExactInstructions && got != want {
+			t.Errorf("instrOp%d(7) = %d, want %d", k, got, want)
+		}
+	}
+	if _, err := InstrOp(len(instrOps)); err == nil {
+		t.Error("InstrOp out of range: no error")
 	}
 }

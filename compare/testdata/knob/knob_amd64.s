@@ -1,0 +1,168 @@
+// Each instrOpK is the same three-step LCG followed by exactly K
+// single-instruction additions (ADDQ $1, AX), so that instrOpK executes
+// exactly K more machine instructions than instrOp0, and nothing else
+// differs: same registers, same frame, same call sequence.
+
+#include "textflag.h"
+
+// func instrOp0(x uint64) uint64
+TEXT ·instrOp0(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp1(x uint64) uint64
+TEXT ·instrOp1(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp2(x uint64) uint64
+TEXT ·instrOp2(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp3(x uint64) uint64
+TEXT ·instrOp3(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp4(x uint64) uint64
+TEXT ·instrOp4(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp5(x uint64) uint64
+TEXT ·instrOp5(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp6(x uint64) uint64
+TEXT ·instrOp6(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp7(x uint64) uint64
+TEXT ·instrOp7(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
+
+// func instrOp8(x uint64) uint64
+TEXT ·instrOp8(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), AX
+	MOVQ $6364136223846793005, CX
+	IMULQ CX, AX
+	MOVQ $1442695040888963407, DX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	IMULQ CX, AX
+	ADDQ DX, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	ADDQ $1, AX
+	MOVQ AX, ret+8(FP)
+	RET
