@@ -1,5 +1,6 @@
 // Command mutation runs the mutants that gremlins generates but never
-// executes, and merges them into gremlins' score.
+// executes, re-runs the ones it gave up on, and merges them into gremlins'
+// score.
 //
 // gremlins (github.com/go-gremlins/gremlins) tests a mutant only when its
 // position lies inside a block of the package's coverage profile. Go's
@@ -10,7 +11,13 @@
 // command reads gremlins' JSON report (-o), applies each NOT COVERED mutant
 // the same way gremlins would (one token swapped, with gremlins' own
 // mapping), runs `go test` on the package in a scratch copy of the module,
-// and prints the merged figures:
+// and prints the merged figures. It also re-runs every TIMED OUT mutant
+// with go test -timeout (60 s by default; the build is not counted): gremlins' own limit is a multiple
+// of its coverage run, which on a loaded machine is shorter than a build,
+// so a mutant the tests would kill or let live can be cut off. A mutant
+// still TIMED OUT after that is a real hang (a loop the mutant made
+// endless).
+//
 //
 //	go run ./fuzz/mutation -report /tmp/frame.json -pkg impl/frame
 //
@@ -157,7 +164,7 @@ func run(args []string, stdout io.Writer) error {
 	reportPath := fl.String("report", "", "gremlins JSON report (gremlins unleash -o FILE)")
 	pkg := fl.String("pkg", "", "package directory the report is for, relative to the module root (e.g. impl/config)")
 	out := fl.String("o", "", "write the merged report here (gremlins' format, with run_by on the mutants this command ran)")
-	timeout := fl.Duration("timeout", 3*time.Minute, "time limit of one mutant's go test")
+	timeout := fl.Duration("timeout", time.Minute, "go test -timeout for one mutant (the test binary's run; building it gets 5 minutes more)")
 	efficacy := fl.Float64("efficacy", 0, "exit 1 when the merged test efficacy is below this percentage")
 	mcover := fl.Float64("mcover", 0, "exit 1 when the merged mutator coverage is below this percentage")
 	if err := fl.Parse(args); err != nil {
@@ -185,7 +192,7 @@ func run(args []string, stdout io.Writer) error {
 	for i := range rep.Files {
 		f := &rep.Files[i]
 		for j := range f.Mutations {
-			if f.Mutations[j].Status == NotCovered {
+			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut {
 				todo = append(todo, &f.Mutations[j])
 				names = append(names, f.FileName)
 			}
@@ -251,9 +258,9 @@ func runOne(scratch, rel, pkg string, m *Mutation, timeout time.Duration, seen m
 	if err := os.WriteFile(path, mutated, 0o644); err != nil {
 		return "", err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-failfast", "./"+filepath.ToSlash(pkg)+"/")
+	cmd := exec.CommandContext(ctx, "go", "test", "-count=1", "-failfast", "-timeout", timeout.String(), "./"+filepath.ToSlash(pkg)+"/")
 	cmd.Dir = scratch
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -261,7 +268,7 @@ func runOne(scratch, rel, pkg string, m *Mutation, timeout time.Duration, seen m
 	var status string
 	var exitErr *exec.ExitError
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil || strings.Contains(buf.String(), "panic: test timed out"):
 		status = TimedOut
 	case err == nil:
 		status = Lived
