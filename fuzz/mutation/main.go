@@ -18,7 +18,6 @@
 // still TIMED OUT after that is a real hang (a loop the mutant made
 // endless).
 //
-//
 //	go run ./fuzz/mutation -report /tmp/frame.json -pkg impl/frame
 //
 // A mutant it runs is KILLED (the tests fail), LIVED (they pass), NOT
