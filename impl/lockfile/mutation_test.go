@@ -1,0 +1,297 @@
+package lockfile
+
+// Tests written against the mutants gremlins left alive (fuzz/README.md,
+// "Mutation score"): each pins an exact boundary or a branch the other
+// tests of the package reach only from one side. Helpers carry an mt
+// prefix so they cannot collide with the package's other test files.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bun13/bun13/impl/codes"
+	"github.com/bun13/bun13/impl/config"
+)
+
+func mtValidConfig() config.Config {
+	return config.Config{Version: 2, RegistryHash: 0x5e9b6bd5, FeatureFlags: 0x108, TerminalMode: config.Raw, Rows: 40, Cols: 120}
+}
+
+func mtIntegrity(alg string, size int, seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	raw := bytes.Repeat(sum[:], 3)[:size]
+	return alg + "-" + base64.StdEncoding.EncodeToString(raw)
+}
+
+func mtPkg(name, version string) Package {
+	return Package{
+		Name:      name,
+		Version:   version,
+		Resolved:  "https://registry.example/" + name + "/-/" + version + ".tgz",
+		Integrity: mtIntegrity("sha512", 64, name+"@"+version),
+	}
+}
+
+func mtEncode(t *testing.T, pkgs ...Package) []byte {
+	t.Helper()
+	b, err := Encode(&Lockfile{Config: mtValidConfig(), Packages: pkgs})
+	if err != nil {
+		t.Fatalf("Encode: %v", err)
+	}
+	return b
+}
+
+func mtReseal(b []byte) []byte {
+	binary.BigEndian.PutUint64(b[offHeaderCRC:], headerCRC(b))
+	binary.BigEndian.PutUint64(b[offBodyCRC:], bodyCRC(b))
+	return b
+}
+
+func mtWantErr(t *testing.T, err error, code codes.Code, off int) {
+	t.Helper()
+	if code == "" {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if codes.Of(err) != code || codes.OffsetOf(err) != off {
+		t.Fatalf("error %v, want %s at %d", err, code, off)
+	}
+}
+
+// TestFieldLimitsExact: every field limit of SPEC section 3 accepted at
+// the limit and rejected one past it, through Decode and Encode.
+func TestFieldLimitsExact(t *testing.T) {
+	ver256 := "1.0.0-" + strings.Repeat("a", MaxVersionLen-6)
+	url2048 := "https://r.example/" + strings.Repeat("x", MaxResolvedLen-len("https://r.example/"))
+	name214 := strings.Repeat("n", MaxNameLen)
+	cases := []struct {
+		name string
+		p    Package
+		ok   bool
+	}{
+		{"version 256 bytes", func() Package { p := mtPkg("a", "1.0.0"); p.Version = ver256; return p }(), true},
+		{"version 257 bytes", func() Package { p := mtPkg("a", "1.0.0"); p.Version = ver256 + "a"; return p }(), false},
+		{"resolved 2048 bytes", func() Package { p := mtPkg("a", "1.0.0"); p.Resolved = url2048; return p }(), true},
+		{"resolved 2049 bytes", func() Package { p := mtPkg("a", "1.0.0"); p.Resolved = url2048 + "x"; return p }(), false},
+		{"name 214 bytes", mtPkg(name214, "1.0.0"), true},
+		{"name 215 bytes", mtPkg(name214+"n", "1.0.0"), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Encode(&Lockfile{Config: mtValidConfig(), Packages: []Package{c.p}})
+			if (err == nil) != c.ok {
+				t.Fatalf("Encode error %v, want ok=%v", err, c.ok)
+			}
+			if c.ok {
+				b := mtEncode(t, c.p)
+				lf, err := Decode(b)
+				if err != nil {
+					t.Fatalf("Decode: %v", err)
+				}
+				if !Equal(lf, &Lockfile{Config: mtValidConfig(), Packages: []Package{c.p}}) {
+					t.Fatalf("Decode gave %+v, want %+v", lf.Packages[0], c.p)
+				}
+			}
+		})
+	}
+}
+
+// TestResolvedByteRange: resolved holds bytes 0x21..0x7E only; the bytes
+// on both sides of each end decide.
+func TestResolvedByteRange(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		s := []byte("https://r.example/a" + string(rune('a')) + "b")
+		s[len(s)-2] = byte(c)
+		err := checkResolved(s)
+		want := c >= 0x21 && c <= 0x7e
+		if (err == nil) != want {
+			t.Errorf("byte 0x%02x: error %v, want accepted=%v", c, err, want)
+		}
+	}
+	for _, s := range []string{"http://", "https://", "http://x", "https://x"} {
+		if err := checkResolved([]byte(s)); err != nil {
+			t.Errorf("%q rejected: %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "http:/", "https:/", "https:", "ftp://x", "HTTP://x", "http//x"} {
+		if checkResolved([]byte(s)) == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+// TestNameExactErrors pins which rule rejects a name, and every byte.
+func TestNameExactErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		want error
+	}{
+		{"", errNameLen},
+		{strings.Repeat("a", 215), errNameLen},
+		{"@scope", errNameShape},
+		{"@", errNameShape},
+		{"@scope/", errNameSegment},
+		{"@/pkg", errNameSegment},
+		{"@a/b", nil},
+		{"@a/b/c", errNameSegment},
+		{"a", nil},
+	}
+	for _, c := range cases {
+		if err := checkName([]byte(c.name)); !errors.Is(err, c.want) && err != c.want {
+			t.Errorf("checkName(%q) = %v, want %v", c.name, err, c.want)
+		}
+	}
+	allowed := "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!*'()"
+	for c := 0; c < 256; c++ {
+		want := strings.IndexByte(allowed, byte(c)) >= 0
+		if got := nameByte[c]; got != want {
+			t.Errorf("nameByte[0x%02x %q] = %v, want %v", c, rune(c), got, want)
+		}
+		if c == '.' || c == '_' || c == '/' || c == '@' {
+			continue
+		}
+		err := checkName([]byte{'x', byte(c)})
+		if (err == nil) != want {
+			t.Errorf("name \"x\\x%02x\": %v", c, err)
+		}
+	}
+}
+
+// TestVersionPrereleaseZero: a numeric pre-release identifier of one "0"
+// is valid, "00" is not; the same after a dot.
+func TestVersionPrereleaseZero(t *testing.T) {
+	for v, ok := range map[string]bool{
+		"1.0.0-0": true, "1.0.0-00": false, "1.0.0-1.0": true, "1.0.0-1.00": false, "1.0.0-0a": true,
+		"1.0.0-a.0": true, "1.0.0-a.01": false, "0.0.0": true, "0.0.00": false, "1.0.0+0": true, "1.0.0+00": true,
+		"1.0.0-0.0.0": true, "9.9.9-9": true, "1.0.0-a.": false, "1.0.0+a.": false, "1.0.0+": false,
+	} {
+		if err := checkVersion([]byte(v)); (err == nil) != ok {
+			t.Errorf("checkVersion(%q) = %v, want ok=%v", v, err, ok)
+		}
+	}
+}
+
+func mtDump(t *testing.T, b []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := Dump(&buf, b); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// mtDumpLine returns the dump line of the header field at off.
+func mtDumpLine(t *testing.T, dump string, off int, field string) string {
+	t.Helper()
+	prefix := fmt.Sprintf("0x%02X ", off)
+	for _, l := range strings.Split(dump, "\n") {
+		parts := strings.Split(l, "|")
+		if strings.HasPrefix(l, prefix) && len(parts) >= 5 && strings.TrimSpace(parts[2]) == field {
+			return l
+		}
+	}
+	t.Fatalf("no %s line at 0x%02X in\n%s", field, off, dump)
+	return ""
+}
+
+// TestDumpShortFiles: a file that ends at or inside a header field shows
+// that field missing or truncated, and the config is read only when all
+// 13 bytes are there.
+func TestDumpShortFiles(t *testing.T) {
+	full := mtEncode(t, mtPkg("a", "1.0.0"))
+	// 2 bytes: no config at all (and no panic reading it).
+	d := mtDump(t, full[:2])
+	if !strings.Contains(mtDumpLine(t, d, 0, "magic"), "BAD (truncated)") {
+		t.Errorf("2-byte magic line:\n%s", d)
+	}
+	// Exactly 4 bytes: the magic is whole, the version is missing.
+	d = mtDump(t, full[:4])
+	if l := mtDumpLine(t, d, 4, "version"); !strings.Contains(l, "(missing)") {
+		t.Errorf("version line of a 4-byte file: %q", l)
+	}
+	if l := mtDumpLine(t, d, 0, "magic"); !strings.HasSuffix(l, "| OK") {
+		t.Errorf("magic line of a 4-byte file: %q", l)
+	}
+	// Exactly 17 bytes (magic and config): the config's verdicts come from
+	// the bytes; 16 bytes: the config is not read, the reserved byte missing.
+	d = mtDump(t, full[:17])
+	for _, f := range []struct {
+		off  int
+		name string
+	}{{4, "version"}, {5, "registryHash"}, {9, "featureFlags"}, {0x0D, "terminalMode"}, {0x0E, "rows"}, {0x0F, "cols"}} {
+		if l := mtDumpLine(t, d, f.off, f.name); !strings.HasSuffix(l, "| OK") {
+			t.Errorf("17-byte file, %s: %q", f.name, l)
+		}
+	}
+	d = mtDump(t, full[:16])
+	if l := mtDumpLine(t, d, 5, "registryHash"); !strings.HasSuffix(l, "| BAD") {
+		t.Errorf("16-byte file: config read anyway: %q", l)
+	}
+	if l := mtDumpLine(t, d, 0x10, "reserved"); !strings.Contains(l, "(missing)") {
+		t.Errorf("16-byte file, reserved: %q", l)
+	}
+	// Exactly 64 bytes: the body checksum is recomputed (over no body) and
+	// the body's layout error is shown.
+	d = mtDump(t, full[:64])
+	if l := mtDumpLine(t, d, 0x38, "bodyCRC64"); !strings.Contains(l, "(computed 0x") {
+		t.Errorf("64-byte file, bodyCRC64: %q", l)
+	}
+	if !strings.Contains(d, "0x40   | body: package at offset 64") {
+		t.Errorf("64-byte file: no body line:\n%s", d)
+	}
+	if !strings.HasSuffix(d, "total 64 bytes\n") {
+		t.Errorf("64-byte file: %q", d)
+	}
+}
+
+// TestDumpFlagsVerdict: feature flags are judged by the file's version,
+// including the newest one, and not at all for an unknown version.
+func TestDumpFlagsVerdict(t *testing.T) {
+	for _, c := range []struct {
+		version byte
+		flags   uint32
+		want    string
+	}{
+		{2, 0x3ff, "| OK"}, {2, 0x400, "| BAD"}, {1, 0xff, "| OK"}, {1, 0x100, "| BAD"}, {0, 0, "| OK"}, {0, 1, "| BAD"}, {3, 0xffffffff, "| OK"},
+	} {
+		b := mtEncode(t)
+		b[config.OffsetVersion] = c.version
+		binary.BigEndian.PutUint32(b[config.OffsetFeatureFlags:], c.flags)
+		l := mtDumpLine(t, mtDump(t, mtReseal(b)), 9, "featureFlags")
+		if !strings.HasSuffix(l, c.want) {
+			t.Errorf("version %d flags 0x%x: %q, want %q", c.version, c.flags, l, c.want)
+		}
+	}
+}
+
+// TestDumpLastString: a record whose string is the last one of the table
+// (shared resolved and integrity make the second name the last string
+// written) is shown, not "(bad ref)"; a ref one byte past the table is.
+func TestDumpLastString(t *testing.T) {
+	a, b := mtPkg("a", "1.0.0"), mtPkg("b", "1.0.0")
+	b.Resolved, b.Integrity = a.Resolved, a.Integrity
+	file := mtEncode(t, a, b)
+	if !bytes.HasSuffix(file, []byte(".tgz"+a.Integrity+"b")) {
+		t.Fatalf("the string table does not end in the name b: %q", file[len(file)-20:])
+	}
+	d := mtDump(t, file)
+	if !strings.Contains(d, `record 1     "b"@"1.0.0"`) {
+		t.Errorf("dump of the last string:\n%s", d)
+	}
+	strtab := file[len(file)-1-len(a.Integrity)-len(a.Resolved)-len("1.0.0")-len("a"):]
+	at := HeaderSize + RecordSize + recName
+	if got := refString(file, strtab[:len(strtab)-1], at); got != "(bad ref)" {
+		t.Errorf("ref one past the table: %q", got)
+	}
+	if got := refString(file, strtab, at); got != `"b"` {
+		t.Errorf("ref at the end of the table: %q", got)
+	}
+}
