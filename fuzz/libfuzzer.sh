@@ -29,7 +29,10 @@ out=${LIBFUZZER_OUT:-$(mktemp -d /tmp/bun13-libfuzzer.XXXXXX)}
 mkdir -p "$out"/bin "$out"/seeds "$out"/corpus
 echo "libfuzzer: output in $out"
 
+# OSS-Fuzz and ClusterFuzzLite link with CC="$CXX" and
+# LIBFUZZER_LDFLAGS="$CXXFLAGS $LIB_FUZZING_ENGINE" (fuzz/oss-fuzz/build.sh).
 CC=${CC:-clang}
+read -r -a ldflags <<<"${LIBFUZZER_LDFLAGS:--fsanitize=fuzzer}"
 command -v "$CC" >/dev/null || { echo "libfuzzer: $CC not found (apt-get install -y clang libclang-rt-14-dev)" >&2; exit 1; }
 gobin=$(go env GOPATH)/bin
 if [ ! -x "$gobin/go-118-fuzz-build" ]; then
@@ -58,6 +61,10 @@ for f in fuzz/*_test.go; do
   sed 's#^\([[:space:]]*\)"testing"$#\1testing "github.com/bun13/bun13/fuzz/libfuzzer/seedtesting"#' "$f" >"${f%_test.go}_libfuzzer.go"
   rm "$f"
 done
+if grep -l '^[[:space:]]*\(import \)\?"testing"$' fuzz/*_libfuzzer.go; then
+  echo "libfuzzer: the files above import testing in a form this script does not rewrite" >&2
+  exit 1
+fi
 mkdir -p fuzz/libfuzzer/seedexport
 {
   echo 'package main'
@@ -99,7 +106,7 @@ status=0
 for t in "${targets[@]}"; do
   echo "--- $t: build"
   (cd fuzz && "$gobin/go-118-fuzz-build" -o "$scratch/$t.a" -func "$t" .)
-  "$CC" -fsanitize=fuzzer "$scratch/$t.a" -lpthread -o "$out/bin/$t"
+  "$CC" "${ldflags[@]}" "$scratch/$t.a" -lpthread -o "$out/bin/$t"
   [ -n "${LIBFUZZER_BUILD_ONLY:-}" ] && continue
   rm -rf "$out/corpus/$t" && mkdir -p "$out/corpus/$t"
   cp "$out/seeds/$t"/* "$out/corpus/$t"/ 2>/dev/null || true
@@ -128,5 +135,5 @@ for t in "${targets[@]}"; do
   fi
 done
 cd "$root"
-column -t -s $'\t' "$out/summary.tsv"
+if command -v column >/dev/null; then column -t -s $'\t' "$out/summary.tsv"; else cat "$out/summary.tsv"; fi
 exit "$status"

@@ -6,11 +6,15 @@
 #
 #   fuzz/mutation.sh                         # the five packages
 #   fuzz/mutation.sh impl/frame impl/codes   # some of them
-#   MUTATION_BASE=origin/main fuzz/mutation.sh   # only those changed since a commit
+#   MUTATION_BASE=origin/main fuzz/mutation.sh   # only lines changed since a commit
 #
 # Prints one table row per package and exits 1 when a package's merged
 # test efficacy or mutator coverage is below MUTATION_EFFICACY /
-# MUTATION_MCOVER (95 by default). Reports (gremlins' JSON, merged JSON,
+# MUTATION_MCOVER (95 by default), or when a mutant survives that the
+# equivalent-mutants table of fuzz/README.md does not list. With
+# MUTATION_BASE only the packages and the lines changed since that commit
+# are mutated (gremlins --diff) and only the last rule applies: a handful
+# of mutants makes no percentage. Reports (gremlins' JSON, merged JSON,
 # logs) go to MUTATION_OUT (default: a new temp dir, printed).
 # gremlins is CPU-heavy: MUTATION_WORKERS (default 1) mutants at a time.
 set -euo pipefail
@@ -55,14 +59,20 @@ for p in "${pkgs[@]}"; do
   start=$(date +%s)
   # -count=1: gremlins' mutant timeout is a multiple of this coverage run,
   # which must therefore run the tests rather than replay a cached result.
-  GOFLAGS="${GOFLAGS:-} -count=1" gremlins unleash --workers "$workers" --timeout-coefficient 10 \
+  diff=()
+  bars=(-efficacy "$efficacy" -mcover "$mcover")
+  if [ -n "${MUTATION_BASE:-}" ]; then
+    diff=(--diff "$MUTATION_BASE")
+    bars=()
+  fi
+  GOFLAGS="${GOFLAGS:-} -count=1" gremlins unleash --workers "$workers" --timeout-coefficient 10 "${diff[@]}" \
     -o "$out/$name.gremlins.json" "./$p" >"$out/$name.gremlins.log" 2>&1 || true
   grep -E 'LIVED|NOT COVERED|TIMED OUT|NOT VIABLE|^Killed|^Timed|^Test efficacy|^Mutator coverage' "$out/$name.gremlins.log" || true
   [ -s "$out/$name.gremlins.json" ] || { echo "gremlins wrote no report for $p"; cat "$out/$name.gremlins.log"; exit 2; }
   echo "--- $p: not covered and timed-out mutants"
   rc=0
   "$out/mutation" -report "$out/$name.gremlins.json" -pkg "$p" -o "$out/$name.merged.json" \
-    -efficacy "$efficacy" -mcover "$mcover" | tee "$out/$name.merged.log" || rc=$?
+    "${bars[@]}" -equivalents fuzz/README.md -strict | tee "$out/$name.merged.log" || rc=$?
   [ "$rc" -eq 2 ] && exit 2
   [ "$rc" -ne 0 ] && status=1
   rows+=("$p|$(sed -n 's/^gremlins: //p' "$out/$name.merged.log")|$(sed -n 's/^merged:   //p' "$out/$name.merged.log")|$(( $(date +%s) - start ))s")

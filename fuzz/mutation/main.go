@@ -166,6 +166,8 @@ func run(args []string, stdout io.Writer) error {
 	timeout := fl.Duration("timeout", time.Minute, "go test -timeout for one mutant (the test binary's run; building it gets 5 minutes more)")
 	efficacy := fl.Float64("efficacy", 0, "exit 1 when the merged test efficacy is below this percentage")
 	mcover := fl.Float64("mcover", 0, "exit 1 when the merged mutator coverage is below this percentage")
+	equivPath := fl.String("equivalents", "", "markdown file whose equivalent-mutants table lists the surviving mutants known to be equivalent (fuzz/README.md)")
+	strict := fl.Bool("strict", false, "exit 1 when a mutant survives that the equivalents table does not list")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -220,8 +222,41 @@ func run(args []string, stdout io.Writer) error {
 		}
 	}
 	after := count(rep)
+	var unlisted []string
+	equivalent := 0
+	if *equivPath != "" {
+		eq, err := readEquivalents(*equivPath)
+		if err != nil {
+			return err
+		}
+		for _, f := range rep.Files {
+			rel := filepath.ToSlash(filepath.Join(*pkg, f.FileName))
+			src, err := os.ReadFile(filepath.Join(root, rel))
+			if err != nil {
+				return err
+			}
+			lines := strings.Split(string(src), "\n")
+			for _, m := range f.Mutations {
+				if m.Status != Lived {
+					continue
+				}
+				key := mutantKey(rel, m, lines)
+				if _, ok := eq[key]; ok {
+					equivalent++
+					continue
+				}
+				unlisted = append(unlisted, fmt.Sprintf("%s:%d:%d %s: %s", rel, m.Line, m.Column, m.Type, key))
+			}
+		}
+	}
 	fmt.Fprintf(stdout, "gremlins: %s\n", before)
 	fmt.Fprintf(stdout, "merged:   %s\n", after)
+	if *equivPath != "" {
+		fmt.Fprintf(stdout, "lived: %d listed as equivalent in %s, %d not listed\n", equivalent, *equivPath, len(unlisted))
+		for _, u := range unlisted {
+			fmt.Fprintf(stdout, "  not listed: %s\n", u)
+		}
+	}
 	if *out != "" {
 		b, err := json.Marshal(rep)
 		if err != nil {
@@ -237,7 +272,77 @@ func run(args []string, stdout io.Writer) error {
 	if mc := after.mcover(); *mcover > 0 && mc < *mcover {
 		return belowBar{fmt.Sprintf("%s: mutator coverage %.2f%% is below %.2f%%", *pkg, mc, *mcover)}
 	}
+	if *strict && len(unlisted) > 0 {
+		return belowBar{fmt.Sprintf("%s: %d surviving mutants are neither killed nor listed as equivalent", *pkg, len(unlisted))}
+	}
 	return nil
+}
+
+// mutantKey identifies a mutant by what it changes rather than where the
+// line is, so that the equivalents table survives edits elsewhere in the
+// file: file, mutator, the mutated token's byte column in the trimmed
+// line, and the trimmed line.
+func mutantKey(rel string, m Mutation, lines []string) string {
+	line := ""
+	if m.Line-1 < len(lines) {
+		line = lines[m.Line-1]
+	}
+	trimmed := strings.TrimLeft(line, " \t")
+	col := m.Column - 1 - (len(line) - len(trimmed))
+	return fmt.Sprintf("%s %s %d %s", rel, m.Type, col, strings.TrimSpace(trimmed))
+}
+
+// readEquivalents reads the rows between the markers
+// <!-- equivalent-mutants:begin --> and <!-- equivalent-mutants:end -->:
+// | file | line | mutator | col | `code` | reason |, where col is the
+// token's byte offset in the trimmed code and a | inside the code is
+// written \|. line is for the reader only.
+func readEquivalents(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	text := string(b)
+	const begin, end = "<!-- equivalent-mutants:begin -->", "<!-- equivalent-mutants:end -->"
+	i, j := strings.Index(text, begin), strings.Index(text, end)
+	if i < 0 || j < i {
+		return nil, fmt.Errorf("%s: no %s ... %s section", path, begin, end)
+	}
+	out := map[string]string{}
+	for _, l := range strings.Split(text[i+len(begin):j], "\n") {
+		l = strings.TrimSpace(l)
+		if !strings.HasPrefix(l, "|") || strings.HasPrefix(l, "|---") || strings.HasPrefix(l, "| file |") {
+			continue
+		}
+		cells := splitRow(l)
+		if len(cells) != 6 {
+			return nil, fmt.Errorf("%s: equivalent-mutants row %q has %d cells, want 6", path, l, len(cells))
+		}
+		code := strings.TrimSuffix(strings.TrimPrefix(cells[4], "`"), "`")
+		key := fmt.Sprintf("%s %s %s %s", strings.Trim(cells[0], "`"), cells[2], cells[3], code)
+		out[key] = cells[5]
+	}
+	return out, nil
+}
+
+// splitRow splits a markdown table row on the | that are not escaped.
+func splitRow(l string) []string {
+	l = strings.TrimSuffix(strings.TrimPrefix(l, "|"), "|")
+	var cells []string
+	var cur strings.Builder
+	for k := 0; k < len(l); k++ {
+		switch {
+		case l[k] == '\\' && k+1 < len(l) && l[k+1] == '|':
+			cur.WriteByte('|')
+			k++
+		case l[k] == '|':
+			cells = append(cells, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		default:
+			cur.WriteByte(l[k])
+		}
+	}
+	return append(cells, strings.TrimSpace(cur.String()))
 }
 
 func runOne(scratch, rel, pkg string, m *Mutation, timeout time.Duration, seen map[string]string) (string, error) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -46,5 +47,30 @@ func TestMutate(t *testing.T) {
 		if _, err := Mutate([]byte(src), bad.line, bad.col, bad.typ); err == nil {
 			t.Errorf("%d:%d %s: no error", bad.line, bad.col, bad.typ)
 		}
+	}
+}
+
+func TestEquivalents(t *testing.T) {
+	md := "# x\n\n<!-- equivalent-mutants:begin -->\n| file | line | mutator | col | code | reason |\n|---|---|---|---|---|---|\n" +
+		"| `impl/p/a.go` | 7 | CONDITIONALS_BOUNDARY | 9 | `if a < 0 \\|\\| b {` | a is never 0 here |\n" +
+		"<!-- equivalent-mutants:end -->\n| `impl/p/a.go` | 1 | X | 0 | `ignored` | outside |\n"
+	path := t.TempDir() + "/README.md"
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eq, err := readEquivalents(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eq) != 1 {
+		t.Fatalf("got %d entries: %v", len(eq), eq)
+	}
+	lines := []string{"", "", "", "", "", "", "\t\tif a < 0 || b {"}
+	key := mutantKey("impl/p/a.go", Mutation{Type: "CONDITIONALS_BOUNDARY", Line: 7, Column: 3 + 9}, lines)
+	if eq[key] != "a is never 0 here" {
+		t.Fatalf("key %q not found in %v", key, eq)
+	}
+	if other := mutantKey("impl/p/a.go", Mutation{Type: "CONDITIONALS_NEGATION", Line: 7, Column: 12}, lines); eq[other] != "" {
+		t.Fatalf("another mutator matched: %q", other)
 	}
 }
