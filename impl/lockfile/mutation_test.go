@@ -295,3 +295,23 @@ func TestDumpLastString(t *testing.T) {
 		t.Errorf("ref at the end of the table: %q", got)
 	}
 }
+
+// TestVersionIdentifierBytes: pre-release and build identifiers hold
+// exactly 0-9 A-Z a-z and '-': every byte, the letters at both ends
+// included.
+func TestVersionIdentifierBytes(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		ident := (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-'
+		if isIdent(byte(c)) != ident {
+			t.Errorf("isIdent(%q) = %v", rune(c), !ident)
+		}
+		for _, v := range []string{"1.0.0-a" + string(rune(c)), "1.0.0+" + string(rune(c))} {
+			if c >= 0x80 {
+				v = v[:len(v)-len(string(rune(c)))] + string([]byte{byte(c)})
+			}
+			if err := checkVersion([]byte(v)); (err == nil) != ident {
+				t.Errorf("checkVersion(%q) = %v, want ok=%v", v, err, ident)
+			}
+		}
+	}
+}
