@@ -10,8 +10,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"testing"
 
@@ -313,5 +316,173 @@ func TestVersionIdentifierBytes(t *testing.T) {
 				t.Errorf("checkVersion(%q) = %v, want ok=%v", v, err, ident)
 			}
 		}
+	}
+}
+
+// TestWriteFileErrors: WriteFile refuses an invalid lockfile before it
+// touches the disk, and reports a lock it cannot take.
+func TestWriteFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/bun.lockb"
+	bad := &Lockfile{Config: mtValidConfig()}
+	bad.Config.Rows = 0
+	if err := WriteFile(path, bad); codes.Of(err) != codes.TerminalSize {
+		t.Fatalf("WriteFile of an invalid config: %v", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an invalid lockfile left a file: %v", err)
+	}
+	if err := WriteFile(dir+"/no/such/dir/bun.lockb", &Lockfile{Config: mtValidConfig()}); err == nil {
+		t.Fatal("WriteFile into a missing directory succeeded")
+	}
+	good := &Lockfile{Config: mtValidConfig(), Packages: []Package{mtPkg("a", "1.0.0")}}
+	if err := WriteFile(path, good); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(path)
+	if err != nil || !Equal(back, good) {
+		t.Fatalf("ReadFile after WriteFile: %v", err)
+	}
+}
+
+// TestImportNPMRules drives every branch of ImportNPM with one
+// package-lock.json: flags, copies of one release, Node's resolution from
+// nested and scoped paths, every reason to skip, and the choice of SRI.
+func TestImportNPMRules(t *testing.T) {
+	sri := func(seed string) string { return mtIntegrity("sha512", 64, seed) }
+	s256 := mtIntegrity("sha256", 32, "p")
+	tgz := func(n string) string { return "https://r.example/" + n + ".tgz" }
+	entry := func(version, seed string, extra map[string]any) map[string]any {
+		m := map[string]any{"version": version, "resolved": tgz(seed), "integrity": sri(seed)}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	pkgs := map[string]any{
+		"":                                 map[string]any{"name": "root", "dependencies": map[string]string{"a": "1"}},
+		"node_modules/a":                   entry("1.0.0", "a", map[string]any{"dependencies": map[string]string{"b": "1", "n": "1"}, "optionalDependencies": map[string]string{"gone-opt": "1"}, "peerDependencies": map[string]string{"gone-peer": "1"}}),
+		"node_modules/a/node_modules/b":    entry("2.0.0", "b2", nil),
+		"node_modules/a/node_modules/m":    entry("1.0.0", "m", map[string]any{"dependencies": map[string]string{"n": "2"}}),
+		"node_modules/a/node_modules/n":    entry("2.0.0", "n2", nil),
+		"node_modules/n":                   entry("1.0.0", "n1", nil),
+		"node_modules/b":                   entry("1.0.0", "b1", map[string]any{"dev": true}),
+		"node_modules/c":                   entry("1.0.0", "c", map[string]any{"dependencies": map[string]string{"b": "1", "missing": "1"}}),
+		"node_modules/d":                   entry("1.0.0", "d", map[string]any{"devOptional": true}),
+		"node_modules/e":                   entry("1.0.0", "e", map[string]any{"peer": true, "optional": true, "dependencies": map[string]string{"lnk": "1", "git": "1"}}),
+		"node_modules/@s/p":                map[string]any{"version": "1.0.0", "resolved": tgz("sp"), "integrity": "sha1-AAECAwQFBgcICQoLDA0ODxAREhM= sha512-bad " + s256},
+		"node_modules/@s/p/node_modules/q": entry("1.0.0", "q", map[string]any{"dependencies": map[string]string{"r": "1"}}),
+		"node_modules/@s/p/node_modules/r": entry("1.0.0", "r", nil),
+		"node_modules/alias":               entry("3.0.0", "al", map[string]any{"name": "real-name"}),
+		"node_modules/dupe":                entry("1.0.0", "dupe", map[string]any{"dev": true, "dependencies": map[string]string{"dupe": "1"}}),
+		"node_modules/c/node_modules/dupe": entry("1.0.0", "dupe", map[string]any{"optional": true}),
+		"node_modules/d/node_modules/dupe": entry("1.0.0", "other-bytes", nil),
+		"node_modules/two-sri":             map[string]any{"version": "1.0.0", "resolved": tgz("two"), "integrity": sri("first") + " " + sri("second")},
+		"node_modules/lnk":                 map[string]any{"link": true, "resolved": "packages/lnk"},
+		"packages/ws":                      map[string]any{"version": "1.0.0", "resolved": tgz("ws"), "integrity": sri("ws")},
+		"node_modules/nores":               map[string]any{"version": "1.0.0", "integrity": sri("nores")},
+		"node_modules/git":                 map[string]any{"version": "1.0.0", "resolved": "git+https://x/y.git", "integrity": sri("git")},
+		"node_modules/noint":               map[string]any{"version": "1.0.0", "resolved": tgz("noint"), "integrity": "md5-abc"},
+		"node_modules/badver":              entry("1.0", "badver", nil),
+		"node_modules/http":                map[string]any{"version": "1.0.0", "resolved": "http://r.example/h.tgz", "integrity": sri("h")},
+	}
+	doc, err := json.Marshal(map[string]any{"lockfileVersion": 3, "packages": pkgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, rep, err := ImportNPM(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		flags PkgFlags
+		deps  []string
+		sri   string
+	}
+	id := func(p Package) string { return p.Name + "@" + p.Version }
+	byID := map[string]rec{}
+	for _, p := range got {
+		var deps []string
+		for _, d := range p.Dependencies {
+			deps = append(deps, id(got[d]))
+		}
+		byID[id(p)] = rec{p.Flags, deps, p.Integrity}
+	}
+	want := map[string]rec{
+		"a@1.0.0":         {0, []string{"b@2.0.0", "n@2.0.0"}, sri("a")},
+		"b@2.0.0":         {0, nil, sri("b2")},
+		"m@1.0.0":         {0, []string{"n@2.0.0"}, sri("m")},
+		"n@2.0.0":         {0, nil, sri("n2")},
+		"n@1.0.0":         {0, nil, sri("n1")},
+		"b@1.0.0":         {Dev, nil, sri("b1")},
+		"c@1.0.0":         {0, []string{"b@1.0.0"}, sri("c")},
+		"d@1.0.0":         {Dev | Optional, nil, sri("d")},
+		"e@1.0.0":         {Optional | Peer, nil, sri("e")},
+		"@s/p@1.0.0":      {0, nil, s256},
+		"q@1.0.0":         {0, []string{"r@1.0.0"}, sri("q")},
+		"r@1.0.0":         {0, nil, sri("r")},
+		"real-name@3.0.0": {0, nil, sri("al")},
+		"dupe@1.0.0":      {0, nil, sri("dupe")},
+		"two-sri@1.0.0":   {0, nil, sri("first")},
+		"http@1.0.0":      {0, nil, sri("h")},
+	}
+	for k, w := range want {
+		g, ok := byID[k]
+		if !ok {
+			t.Errorf("%s not imported", k)
+			continue
+		}
+		if g.flags != w.flags || strings.Join(g.deps, ",") != strings.Join(w.deps, ",") || g.sri != w.sri {
+			t.Errorf("%s = %+v, want %+v", k, g, w)
+		}
+	}
+	if len(byID) != len(want) || rep.Packages != len(want) || len(got) != len(want) {
+		t.Errorf("imported %d (report %d), want %d: %v", len(got), rep.Packages, len(want), byID)
+	}
+	wantSkip := map[string][]string{
+		"node_modules/lnk":                 {"link"},
+		"packages/ws":                      {"not under node_modules"},
+		"node_modules/nores":               {"no resolved URL"},
+		"node_modules/git":                 {"not an http(s) tarball"},
+		"node_modules/noint":               {"no usable integrity"},
+		"node_modules/badver":              {"version"},
+		"node_modules/d/node_modules/dupe": {"also installed from"},
+		"node_modules/c":                   {`dependency "missing" is not installed`},
+		"node_modules/e":                   {`dependency "git" resolves to node_modules/git`, `dependency "lnk" resolves to node_modules/lnk`},
+	}
+	gotSkip := map[string][]string{}
+	for _, s := range rep.Skipped {
+		gotSkip[s.Path] = append(gotSkip[s.Path], s.Reason)
+	}
+	for path, reasons := range wantSkip {
+		g := gotSkip[path]
+		if len(g) != len(reasons) {
+			t.Errorf("skipped %s: %q, want %d reasons like %q", path, g, len(reasons), reasons)
+			continue
+		}
+		for _, r := range reasons {
+			found := false
+			for _, x := range g {
+				found = found || strings.Contains(x, r)
+			}
+			if !found {
+				t.Errorf("skipped %s: %q, want one containing %q", path, g, r)
+			}
+		}
+	}
+	if len(gotSkip) != len(wantSkip) {
+		t.Errorf("skipped %v, want the paths of %v", gotSkip, wantSkip)
+	}
+	// What was imported encodes.
+	if _, err := Encode(&Lockfile{Config: mtValidConfig(), Packages: got}); err != nil {
+		t.Errorf("imported packages do not encode: %v", err)
+	}
+	for _, bad := range []string{`{`, `{"lockfileVersion": 1, "packages": {}}`, `{"lockfileVersion": 4, "packages": {}}`, `{"lockfileVersion": 2}`} {
+		if _, _, err := ImportNPM([]byte(bad)); err == nil {
+			t.Errorf("ImportNPM(%s) accepted", bad)
+		}
+	}
+	if p, _, err := ImportNPM([]byte(`{"lockfileVersion": 2, "packages": {}}`)); err != nil || len(p) != 0 {
+		t.Errorf("empty v2 lock: %v, %v", p, err)
 	}
 }
