@@ -168,6 +168,7 @@ func run(args []string, stdout io.Writer) error {
 	mcover := fl.Float64("mcover", 0, "exit 1 when the merged mutator coverage is below this percentage")
 	equivPath := fl.String("equivalents", "", "markdown file whose equivalent-mutants table lists the surviving mutants known to be equivalent (fuzz/README.md)")
 	strict := fl.Bool("strict", false, "exit 1 when a mutant survives that the equivalents table does not list")
+	rerunLived := fl.Bool("rerun-lived", false, "also re-run the LIVED mutants of the report (against the tests as they are now)")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
@@ -193,7 +194,7 @@ func run(args []string, stdout io.Writer) error {
 	for i := range rep.Files {
 		f := &rep.Files[i]
 		for j := range f.Mutations {
-			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut {
+			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut || (*rerunLived && st == Lived && f.Mutations[j].RunBy == "") {
 				todo = append(todo, &f.Mutations[j])
 				names = append(names, f.FileName)
 			}
