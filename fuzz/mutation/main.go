@@ -194,7 +194,7 @@ func run(args []string, stdout io.Writer) error {
 	for i := range rep.Files {
 		f := &rep.Files[i]
 		for j := range f.Mutations {
-			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut || (*rerunLived && st == Lived && f.Mutations[j].RunBy == "") {
+			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut || (*rerunLived && st == Lived) {
 				todo = append(todo, &f.Mutations[j])
 				names = append(names, f.FileName)
 			}
