@@ -101,7 +101,7 @@ import "testing"
 func stdAllocsPerRun(runs int, f func()) float64 { return testing.AllocsPerRun(runs, f) }
 GO
 
-printf 'fuzzer\tseeds\tseed_cov\tseed_ft\tfinal_cov\tfinal_ft\tcorpus_files\tcorpus_bytes\texecs\texecs_per_s\tseconds\tresult\n' >"$out/summary.tsv"
+printf 'fuzzer\tseeds\tedges\tseed_cov\tseed_ft\tfinal_cov\tfinal_ft\tcorpus_files\tcorpus_bytes\texecs\texecs_per_s\tseconds\tresult\n' >"$out/summary.tsv"
 status=0
 for t in "${targets[@]}"; do
   echo "--- $t: build"
@@ -122,9 +122,10 @@ for t in "${targets[@]}"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/$t.log")
   secs=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$out/$t.log" | awk '{print $5}' || true)
+  edges=$(sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters.*/\1/p' "$out/$t.log" | head -1)
   files=$(find "$out/corpus/$t" -type f | wc -l)
   bytes=$(find "$out/corpus/$t" -type f -printf '%s\n' | awk '{s+=$1} END {print s+0}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seeds" "$(field cov "$inited")" "$(field ft "$inited")" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$seeds" "${edges:-?}" "$(field cov "$inited")" "$(field ft "$inited")" \
     "$(field cov "$last")" "$(field ft "$last")" "$files" "$bytes" "${execs:-?}" "${rate:-?}" "${secs:-?}" "$result" >>"$out/summary.tsv"
   if [ "$result" = crash ]; then
     echo "--- $t: CRASH, log $out/$t.log"; tail -40 "$out/$t.log"
