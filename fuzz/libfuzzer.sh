@@ -9,6 +9,9 @@
 #   fuzz/libfuzzer.sh FuzzFrame FuzzLockfile
 #   LIBFUZZER_TIME=10 LIBFUZZER_OUT=/tmp/lf fuzz/libfuzzer.sh FuzzFrame
 #   LIBFUZZER_BUILD_ONLY=1 fuzz/libfuzzer.sh   # build and export seeds only
+#   LIBFUZZER_INCLUDE='github.com/bun13/bun13/*' fuzz/libfuzzer.sh  # instrument only these packages
+#     (go-118-fuzz-build -include; by default everything is instrumented,
+#     the Go runtime and standard library included, as OSS-Fuzz does)
 #
 # Needs clang and the libFuzzer runtime (Debian: clang libclang-rt-14-dev)
 # and the Go module proxy (go-118-fuzz-build and its testing shim are
@@ -105,7 +108,7 @@ printf 'fuzzer\tseeds\tedges\tseed_cov\tseed_ft\tfinal_cov\tfinal_ft\tcorpus_fil
 status=0
 for t in "${targets[@]}"; do
   echo "--- $t: build"
-  (cd fuzz && "$gobin/go-118-fuzz-build" -o "$scratch/$t.a" -func "$t" .)
+  (cd fuzz && "$gobin/go-118-fuzz-build" ${LIBFUZZER_INCLUDE:+-include "$LIBFUZZER_INCLUDE"} -o "$scratch/$t.a" -func "$t" .)
   "$CC" "${ldflags[@]}" "$scratch/$t.a" -lpthread -o "$out/bin/$t"
   [ -n "${LIBFUZZER_BUILD_ONLY:-}" ] && continue
   rm -rf "$out/corpus/$t" && mkdir -p "$out/corpus/$t"

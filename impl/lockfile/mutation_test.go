@@ -486,3 +486,66 @@ func TestImportNPMRules(t *testing.T) {
 		t.Errorf("empty v2 lock: %v, %v", p, err)
 	}
 }
+
+// TestLayoutEdges: a file cut exactly at each section boundary of the body
+// fails at that section's field, with the sizes named, and never panics.
+func TestLayoutEdges(t *testing.T) {
+	full := mtEncode(t, mtPkg("a", "1.0.0"), func() Package { p := mtPkg("b", "1.0.0"); p.Dependencies = []uint32{0}; return p }())
+	recEnd := HeaderSize + 2*RecordSize // the depCount field
+	depEnd := recEnd + 4 + 4            // the strBytes field (one dependency)
+	cases := []struct {
+		n      int
+		off    int
+		code   codes.Code
+		detail string
+	}{
+		{recEnd - 1, HeaderSize, codes.Package, "2 records and the depCount field need 196 bytes, the file has 191"},
+		{recEnd, HeaderSize, codes.Package, "2 records and the depCount field need 196 bytes, the file has 192"},
+		{recEnd + 3, HeaderSize, codes.Package, "the file has 195"},
+		{recEnd + 4, recEnd, codes.Package, "1 dependency indices and the strBytes field run past the end of file"},
+		{depEnd, recEnd, codes.Package, "1 dependency indices"},
+		{depEnd + 3, recEnd, codes.Package, "1 dependency indices"},
+		{depEnd + 4, depEnd, codes.Package, fmt.Sprintf("string table of %d bytes runs past the end of file", len(full)-depEnd-4)},
+		{len(full) - 1, depEnd, codes.Package, fmt.Sprintf("string table of %d bytes", len(full)-depEnd-4)},
+	}
+	for _, c := range cases {
+		b := mtReseal(append([]byte(nil), full[:c.n]...))
+		_, err := Decode(b)
+		mtWantErr(t, err, c.code, c.off)
+		var ce *codes.Error
+		if !errors.As(err, &ce) || !strings.Contains(ce.Detail, c.detail) {
+			t.Errorf("%d bytes: detail %q, want %q", c.n, err, c.detail)
+		}
+	}
+	// One and three trailing bytes: the count is in the detail.
+	for _, extra := range []int{1, 3} {
+		b := mtReseal(append(append([]byte(nil), full...), make([]byte, extra)...))
+		_, err := Decode(b)
+		mtWantErr(t, err, codes.TrailingData, len(full))
+		if want := fmt.Sprintf("%d bytes after the string table", extra); !strings.Contains(err.Error(), want) {
+			t.Errorf("trailing %d: %v", extra, err)
+		}
+	}
+	if _, err := Decode(full); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUpdateReturnsWritten: Update returns the lockfile it wrote.
+func TestUpdateReturnsWritten(t *testing.T) {
+	path := t.TempDir() + "/bun.lockb"
+	if err := WriteFile(path, &Lockfile{Config: mtValidConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Update(path, func(lf *Lockfile) error {
+		lf.Packages = append(lf.Packages, mtPkg("a", "1.0.0"))
+		return nil
+	})
+	if err != nil || got == nil || len(got.Packages) != 1 || got.Packages[0].Name != "a" {
+		t.Fatalf("Update = %+v, %v", got, err)
+	}
+	onDisk, err := ReadFile(path)
+	if err != nil || !Equal(onDisk, got) {
+		t.Fatalf("file after Update: %v", err)
+	}
+}
