@@ -71,7 +71,7 @@ for p in "${pkgs[@]}"; do
   [ -s "$out/$name.gremlins.json" ] || { echo "gremlins wrote no report for $p"; cat "$out/$name.gremlins.log"; exit 2; }
   echo "--- $p: not covered and timed-out mutants"
   rc=0
-  "$out/mutation" -report "$out/$name.gremlins.json" -pkg "$p" -o "$out/$name.merged.json" \
+  "$out/mutation" -report "$out/$name.gremlins.json" -pkg "$p" -o "$out/$name.merged.json" -timeout 30s \
     "${bars[@]}" -equivalents fuzz/README.md -strict | tee "$out/$name.merged.log" || rc=$?
   [ "$rc" -eq 2 ] && exit 2
   [ "$rc" -ne 0 ] && status=1
