@@ -549,3 +549,38 @@ func TestUpdateReturnsWritten(t *testing.T) {
 		t.Fatalf("file after Update: %v", err)
 	}
 }
+
+// TestDependencyChecks: each rule of a record's dependency slice, with
+// the last valid index, duplicates and descending pairs, at the record's
+// depsFirst offset.
+func TestDependencyChecks(t *testing.T) {
+	pkgs := []Package{mtPkg("a", "1.0.0"), mtPkg("b", "1.0.0"), mtPkg("c", "1.0.0")}
+	pkgs[0].Dependencies = []uint32{1, 2}
+	base := mtEncode(t, pkgs...)
+	table := HeaderSize + 3*RecordSize + 4 // the first dependency index
+	at := HeaderSize + recDepsFirst        // record 0's depsFirst
+	for _, c := range []struct {
+		deps [2]uint32
+		ok   bool
+	}{
+		{[2]uint32{1, 2}, true},
+		{[2]uint32{1, 1}, false}, // duplicate
+		{[2]uint32{2, 1}, false}, // descending
+		{[2]uint32{2, 2}, false},
+		{[2]uint32{1, 3}, false}, // index == packageCount
+		{[2]uint32{0, 1}, false}, // itself
+		{[2]uint32{1, 0}, false}, // itself, after a valid one
+	} {
+		b := append([]byte(nil), base...)
+		binary.BigEndian.PutUint32(b[table:], c.deps[0])
+		binary.BigEndian.PutUint32(b[table+4:], c.deps[1])
+		_, err := Decode(mtReseal(b))
+		if c.ok {
+			mtWantErr(t, err, "", 0)
+			continue
+		}
+		if codes.Of(err) != codes.Package || codes.OffsetOf(err) != at {
+			t.Errorf("deps %v: %v, want package at %d", c.deps, err, at)
+		}
+	}
+}
