@@ -7,8 +7,12 @@ package headers
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
@@ -176,5 +180,45 @@ func TestGetFoldEdges(t *testing.T) {
 	}
 	if Present(http.Header{"x-bun-terminal": {}}) || Present(http.Header{Terminal: {}}) {
 		t.Error("Present with no values")
+	}
+}
+
+// TestMiddlewareDriftCount: drift is counted per request whose registry
+// hash differs from the server's, and never for a matching one; a
+// middleware without a store counts none.
+func TestMiddlewareDriftCount(t *testing.T) {
+	store, err := config.NewStore(config.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := config.Default()
+	other.RegistryHash = 0x12345678
+	for _, withStore := range []bool{true, false} {
+		var s *config.Store
+		if withStore {
+			s = store
+		}
+		m, err := NewMiddleware(prometheus.NewRegistry(), s, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0.0
+		for i, c := range []config.Config{config.Default(), other, other, config.Default()} {
+			r := httptest.NewRequest("GET", "/", nil)
+			for k, v := range FromConfig(c) {
+				r.Header[k] = v
+			}
+			w := httptest.NewRecorder()
+			m.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("request %d: %d", i, w.Code)
+			}
+			if withStore && c.RegistryHash != store.Load().RegistryHash {
+				want++
+			}
+			if got := testutil.ToFloat64(m.drift); got != want {
+				t.Fatalf("store %v, after request %d: drift %v, want %v", withStore, i, got, want)
+			}
+		}
 	}
 }
