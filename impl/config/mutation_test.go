@@ -376,3 +376,40 @@ func TestExportFormats(t *testing.T) {
 		t.Error("json export names a registry it was not given")
 	}
 }
+
+// TestStorePersistOutcome: a Persist that succeeds sees the old and new
+// configs and the new one is published and announced; one that fails
+// leaves the store and subscribers as they were and returns its error.
+func TestStorePersistOutcome(t *testing.T) {
+	start := mtGood()
+	s, err := NewStore(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, cancel := s.Subscribe(4)
+	defer cancel()
+	var calls [][2]Config
+	s.Persist = func(old, new Config) error { calls = append(calls, [2]Config{old, new}); return nil }
+	next := start
+	next.Rows = 99
+	got, err := s.Update(func(Config) (Config, error) { return next, nil })
+	if err != nil || got != next || s.Load() != next || len(calls) != 1 || calls[0] != [2]Config{start, next} {
+		t.Fatalf("successful persist: %+v, %v, store %+v, calls %v", got, err, s.Load(), calls)
+	}
+	if c := <-ch; c.Old != start || c.New != next || c.Seq != 1 {
+		t.Fatalf("announced %+v", c)
+	}
+	boom := errors.New("disk full")
+	s.Persist = func(old, new Config) error { return boom }
+	third := next
+	third.Cols = 7
+	got, err = s.Update(func(Config) (Config, error) { return third, nil })
+	if !errors.Is(err, boom) || got != next || s.Load() != next {
+		t.Fatalf("failed persist: %+v, %v, store %+v", got, err, s.Load())
+	}
+	select {
+	case c := <-ch:
+		t.Fatalf("a failed update was announced: %+v", c)
+	default:
+	}
+}
