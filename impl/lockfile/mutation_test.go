@@ -584,3 +584,80 @@ func TestDependencyChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeEdges: a dependency index equal to the package count is
+// rejected (not a panic); the output is allocated once at its exact size;
+// the order error names both records.
+func TestEncodeEdges(t *testing.T) {
+	a, b := mtPkg("a", "1.0.0"), mtPkg("b", "1.0.0")
+	a.Dependencies = []uint32{2}
+	if _, err := Encode(&Lockfile{Config: mtValidConfig(), Packages: []Package{a, b}}); codes.Of(err) != codes.Package {
+		t.Fatalf("dependency index == packageCount: %v", err)
+	}
+	a.Dependencies = []uint32{1}
+	shared := mtPkg("c", "1.0.0")
+	shared.Resolved, shared.Integrity = a.Resolved, a.Integrity
+	for _, pkgs := range [][]Package{nil, {a, b}, {a, b, shared}, Synthetic(40).Packages} {
+		out, err := Encode(&Lockfile{Config: mtValidConfig(), Packages: pkgs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cap(out) != len(out) {
+			t.Errorf("%d packages: output has cap %d for %d bytes: not sized exactly", len(pkgs), cap(out), len(out))
+		}
+	}
+	file := mtEncode(t, mtPkg("a", "1.0.0"), mtPkg("b", "1.0.0"), mtPkg("c", "1.0.0"))
+	r1, r2 := HeaderSize+RecordSize, HeaderSize+2*RecordSize
+	swapped := append([]byte(nil), file...)
+	copy(swapped[r1:r2], file[r2:r2+RecordSize])
+	copy(swapped[r2:r2+RecordSize], file[r1:r2])
+	_, err := Decode(mtReseal(swapped))
+	mtWantErr(t, err, codes.Package, r2)
+	if want := `record 2 (b@1.0.0) is not after record 1 (c@1.0.0)`; !strings.Contains(err.Error(), want) {
+		t.Errorf("order error %q, want %q", err, want)
+	}
+}
+
+// TestSyntheticShape pins the generator the benchmarks use, so that
+// figures stay comparable from one commit to the next: every third name is
+// scoped, versions and flags cycle, and each record depends on up to three
+// records 17 apart.
+func TestSyntheticShape(t *testing.T) {
+	lf := Synthetic(60)
+	scoped := 0
+	for i, p := range lf.Packages {
+		wantName := fmt.Sprintf("pkg-%06d", i)
+		if i%3 == 0 {
+			wantName = fmt.Sprintf("@scope%d/pkg-%06d", i%7, i)
+			scoped++
+		}
+		if p.Name != wantName {
+			t.Fatalf("record %d name %q, want %q", i, p.Name, wantName)
+		}
+		if want := fmt.Sprintf("%d.%d.%d", i%5, i%11, i%13); p.Version != want {
+			t.Fatalf("record %d version %q, want %q", i, p.Version, want)
+		}
+		if p.Flags != PkgFlags(i%8) {
+			t.Fatalf("record %d flags %d", i, p.Flags)
+		}
+		var want []uint32
+		for d := 1; d <= 3 && i+d*17 < 60; d++ {
+			want = append(want, uint32(i+d*17))
+		}
+		if fmt.Sprint(p.Dependencies) != fmt.Sprint(want) {
+			t.Fatalf("record %d deps %v, want %v", i, p.Dependencies, want)
+		}
+	}
+	if scoped != 20 {
+		t.Errorf("%d scoped names, want 20", scoped)
+	}
+	// Spot checks written out, independent of the loop above.
+	for i, want := range map[int]string{0: "@scope0/pkg-000000@0.0.0", 7: "pkg-000007@2.7.7", 9: "@scope2/pkg-000009@4.9.9", 13: "pkg-000013@3.2.0", 21: "@scope0/pkg-000021@1.10.8"} {
+		if got := lf.Packages[i].Name + "@" + lf.Packages[i].Version; got != want {
+			t.Errorf("record %d = %s, want %s", i, got, want)
+		}
+	}
+	if got := fmt.Sprint(lf.Packages[0].Dependencies, lf.Packages[9].Dependencies, lf.Packages[26].Dependencies, lf.Packages[43].Dependencies); got != "[17 34 51] [26 43] [43] []" {
+		t.Errorf("deps %s", got)
+	}
+}
