@@ -16,7 +16,7 @@
 // of its coverage run, which on a loaded machine is shorter than a build,
 // so a mutant the tests would kill or let live can be cut off. A mutant
 // still TIMED OUT after that is a real hang (a loop the mutant made
-// endless).
+// endless), and is not run again when a merged report is read back.
 //
 //	go run ./fuzz/mutation -report /tmp/frame.json -pkg impl/frame
 //
@@ -194,7 +194,7 @@ func run(args []string, stdout io.Writer) error {
 	for i := range rep.Files {
 		f := &rep.Files[i]
 		for j := range f.Mutations {
-			if st := f.Mutations[j].Status; st == NotCovered || st == TimedOut || (*rerunLived && st == Lived) {
+			if st := f.Mutations[j].Status; st == NotCovered || (st == TimedOut && f.Mutations[j].RunBy == "") || (*rerunLived && st == Lived) {
 				todo = append(todo, &f.Mutations[j])
 				names = append(names, f.FileName)
 			}
