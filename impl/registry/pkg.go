@@ -88,7 +88,7 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 		return nil, err
 	}
 	s.docs.put(name, d)
-	s.index.update(d)
+	s.indexSearch(d)
 	s.similar.update(d)
 	s.account(old, d)
 	if after != nil {

@@ -40,6 +40,7 @@ import (
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/registry/storage"
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
+	"github.com/bun13/bun13/impl/store/search"
 )
 
 // Defaults for zero Options fields.
@@ -173,7 +174,7 @@ type Server struct {
 	locks   keyLocks
 	docs    docCache
 	blobs   blobCache
-	index   searchIndex
+	index   search.Memory
 	similar similarIndex
 	ridBase string
 	ridSeq  atomic.Uint64
@@ -305,7 +306,7 @@ func (s *Server) loadAll(ctx context.Context) error {
 			return fmt.Errorf("registry: load %s: %w", n, err)
 		}
 		s.account(nil, d)
-		s.index.update(d)
+		s.indexSearch(d)
 		s.similar.update(d)
 		s.docs.put(n, d)
 		if scope, _ := pkgname.Split(d.Name); scope != "" {

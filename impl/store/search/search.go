@@ -90,7 +90,7 @@ type Query struct {
 	Scope       string
 }
 
-// Parse parses a search text (the registry's parseSearch).
+// Parse parses a search text: the query language of /-/v1/search.
 func Parse(text string) Query {
 	var q Query
 	for _, f := range strings.Fields(strings.ToLower(text)) {
