@@ -100,3 +100,16 @@ func Update(ctx context.Context, s Store, name string, attempts int, fn func(doc
 		}
 	}
 }
+
+// Stats are the totals a registry's gauges show: packages with live
+// versions, those versions, and their tarball bytes.
+type Stats struct {
+	Packages, Versions, Bytes int64
+}
+
+// StatsReader is a Store that keeps Stats itself, so that they cost one
+// read instead of reading every document (pgdocs maintains them with
+// triggers). A Store without it is measured by its user as it writes.
+type StatsReader interface {
+	Stats(ctx context.Context) (Stats, error)
+}

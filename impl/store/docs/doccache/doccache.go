@@ -28,7 +28,8 @@ const (
 
 // Options configure a Cache.
 type Options struct {
-	// TTL is how long an entry is served without asking the store.
+	// TTL is how long an entry is served without asking the store; zero
+	// means DefaultTTL, below zero never (see NewTyped).
 	TTL time.Duration
 	// Entries bounds the documents kept (least recently used go first).
 	Entries int
@@ -36,9 +37,19 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Cache is a read-through cache of a docs.Store's documents.
-type Cache struct {
+// Cache is a read-through cache of a docs.Store's documents as bytes.
+type Cache = Typed[[]byte]
+
+// Decoder turns a stored document into the value a Typed cache keeps
+// (the registry keeps parsed documents with their rendered views).
+type Decoder[V any] func(name string, doc []byte) (V, error)
+
+// Typed is a read-through cache of a docs.Store's documents, each kept
+// decoded as a V. A V is shared by every reader until the document
+// changes: it must be immutable, or safe for concurrent use.
+type Typed[V any] struct {
 	store   docs.Store
+	decode  Decoder[V]
 	ttl     time.Duration
 	entries int
 	now     func() time.Time
@@ -50,17 +61,27 @@ type Cache struct {
 	seq uint64                   // bumped by every change the feed delivers
 }
 
-type entry struct {
+type entry[V any] struct {
 	name    string
-	doc     []byte
+	val     V
 	rev     docs.Rev
 	checked time.Time // zero: revalidate on next use
 }
 
-// New returns a cache in front of s, subscribed to its feed until Stop.
+// New returns a cache of s's documents as bytes, subscribed to its feed
+// until Stop.
 func New(s docs.Store, o Options) *Cache {
-	c := &Cache{store: s, ttl: o.TTL, entries: o.Entries, now: o.Now, m: map[string]*list.Element{}}
-	if c.ttl <= 0 {
+	return NewTyped(s, o, func(_ string, b []byte) ([]byte, error) { return b, nil })
+}
+
+// NewTyped returns a cache in front of s keeping each document as decode
+// makes it, subscribed to s's feed until Stop. A TTL below zero means
+// entries are never revalidated: only for a store whose feed is known
+// complete (every writer of the store is in this process, as with a
+// local docs.FS).
+func NewTyped[V any](s docs.Store, o Options, decode Decoder[V]) *Typed[V] {
+	c := &Typed[V]{store: s, decode: decode, ttl: o.TTL, entries: o.Entries, now: o.Now, m: map[string]*list.Element{}}
+	if c.ttl == 0 {
 		c.ttl = DefaultTTL
 	}
 	if c.entries <= 0 {
@@ -74,44 +95,44 @@ func New(s docs.Store, o Options) *Cache {
 }
 
 // Stop unsubscribes from the feed; the store stays open.
-func (c *Cache) Stop() { c.unsub() }
+func (c *Typed[V]) Stop() { c.unsub() }
 
 // Len is the number of documents cached.
-func (c *Cache) Len() int {
+func (c *Typed[V]) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.m)
 }
 
-func (c *Cache) change(ch docs.Change) {
+func (c *Typed[V]) change(ch docs.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
 	if ch.Lost {
 		for el := c.lru.Front(); el != nil; el = el.Next() {
-			el.Value.(*entry).checked = time.Time{}
+			el.Value.(*entry[V]).checked = time.Time{}
 		}
 		return
 	}
-	if el, ok := c.m[ch.Name]; ok && el.Value.(*entry).rev != ch.Rev {
+	if el, ok := c.m[ch.Name]; ok && el.Value.(*entry[V]).rev != ch.Rev {
 		c.lru.Remove(el)
 		delete(c.m, ch.Name)
 	}
 }
 
-// Get returns the document of name and its revision, from memory when a
-// copy younger than TTL is there. The returned bytes are shared: the
-// caller must not modify them.
-func (c *Cache) Get(ctx context.Context, name string) ([]byte, docs.Rev, error) {
+// Get returns the document of name, decoded, and its revision, from
+// memory when a copy younger than TTL is there. The value is shared: the
+// caller must not modify it.
+func (c *Typed[V]) Get(ctx context.Context, name string) (V, docs.Rev, error) {
 	now := c.now()
 	c.mu.Lock()
-	var stale *entry
+	var stale *entry[V]
 	if el, ok := c.m[name]; ok {
-		e := el.Value.(*entry)
-		if !e.checked.IsZero() && now.Sub(e.checked) < c.ttl {
+		e := el.Value.(*entry[V])
+		if !e.checked.IsZero() && (c.ttl < 0 || now.Sub(e.checked) < c.ttl) {
 			c.lru.MoveToFront(el)
 			c.mu.Unlock()
-			return e.doc, e.rev, nil
+			return e.val, e.rev, nil
 		}
 		stale = e
 	}
@@ -122,25 +143,53 @@ func (c *Cache) Get(ctx context.Context, name string) ([]byte, docs.Rev, error) 
 		rev, err := c.store.Revision(ctx, name)
 		if err == nil && rev == stale.rev {
 			c.mu.Lock()
-			if el, ok := c.m[name]; ok && el.Value.(*entry) == stale {
+			if el, ok := c.m[name]; ok && el.Value.(*entry[V]) == stale {
 				stale.checked = now
 				c.lru.MoveToFront(el)
 			}
 			c.mu.Unlock()
-			return stale.doc, stale.rev, nil
+			return stale.val, stale.rev, nil
 		}
 	}
+	return c.fetch(ctx, name, now, seq)
+}
+
+// Fresh reads name from the store whatever is cached (a writer whose
+// compare-and-swap failed must see the newest revision) and caches it.
+func (c *Typed[V]) Fresh(ctx context.Context, name string) (V, docs.Rev, error) {
+	c.mu.Lock()
+	seq := c.seq
+	c.mu.Unlock()
+	return c.fetch(ctx, name, c.now(), seq)
+}
+
+func (c *Typed[V]) fetch(ctx context.Context, name string, now time.Time, seq uint64) (V, docs.Rev, error) {
+	var zero V
 	doc, rev, err := c.store.Get(ctx, name)
 	if err != nil {
-		return nil, "", err
+		return zero, "", err
 	}
-	c.put(name, doc, rev, now, seq)
-	return doc, rev, nil
+	v, err := c.decode(name, doc)
+	if err != nil {
+		return zero, "", err
+	}
+	c.put(name, v, rev, now, seq)
+	return v, rev, nil
 }
 
 // Put writes through to the store (compare-and-swap as docs.Store.Put)
 // and caches what it wrote.
-func (c *Cache) Put(ctx context.Context, name string, doc []byte, expected docs.Rev) (docs.Rev, error) {
+func (c *Typed[V]) Put(ctx context.Context, name string, doc []byte, expected docs.Rev) (docs.Rev, error) {
+	v, err := c.decode(name, doc)
+	if err != nil {
+		return "", err
+	}
+	return c.PutValue(ctx, name, doc, v, expected)
+}
+
+// PutValue is Put for a writer that already holds the decoded value of
+// doc: v is cached as is.
+func (c *Typed[V]) PutValue(ctx context.Context, name string, doc []byte, v V, expected docs.Rev) (docs.Rev, error) {
 	c.mu.Lock()
 	seq := c.seq
 	c.mu.Unlock()
@@ -148,22 +197,32 @@ func (c *Cache) Put(ctx context.Context, name string, doc []byte, expected docs.
 	if err != nil {
 		return "", err
 	}
-	c.put(name, doc, rev, c.now(), seq)
+	c.put(name, v, rev, c.now(), seq)
 	return rev, nil
 }
 
-// put caches doc at rev as read (or written) when the feed had delivered
+// Drop forgets name's copy.
+func (c *Typed[V]) Drop(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.m[name]; ok {
+		c.lru.Remove(el)
+		delete(c.m, name)
+	}
+}
+
+// put caches v at rev as read (or written) when the feed had delivered
 // seq changes. If changes arrived since, one of them may be a newer write
 // of name whose notification came before this copy: the entry is then
 // kept but revalidated on its next use.
-func (c *Cache) put(name string, doc []byte, rev docs.Rev, now time.Time, seq uint64) {
+func (c *Typed[V]) put(name string, v V, rev docs.Rev, now time.Time, seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	checked := now
 	if c.seq != seq {
 		checked = time.Time{}
 	}
-	e := &entry{name: name, doc: doc, rev: rev, checked: checked}
+	e := &entry[V]{name: name, val: v, rev: rev, checked: checked}
 	if el, ok := c.m[name]; ok {
 		el.Value = e
 		c.lru.MoveToFront(el)
@@ -173,6 +232,6 @@ func (c *Cache) put(name string, doc []byte, rev docs.Rev, now time.Time, seq ui
 	for len(c.m) > c.entries {
 		last := c.lru.Back()
 		c.lru.Remove(last)
-		delete(c.m, last.Value.(*entry).name)
+		delete(c.m, last.Value.(*entry[V]).name)
 	}
 }

@@ -383,3 +383,16 @@ func (s *Store) Load(ctx context.Context, batch []Doc) (int64, error) {
 	}
 	return inserted, nil
 }
+
+var _ docs.StatsReader = (*Store)(nil)
+
+// Stats implements docs.StatsReader: the totals the triggers of
+// migration 0002 keep in one row, for registry documents.
+func (s *Store) Stats(ctx context.Context) (docs.Stats, error) {
+	var st docs.Stats
+	err := s.pool.QueryRow(ctx, "SELECT packages, versions, bytes FROM document_stats").Scan(&st.Packages, &st.Versions, &st.Bytes)
+	if err != nil {
+		return docs.Stats{}, fmt.Errorf("pgdocs: stats: %w", err)
+	}
+	return st, nil
+}

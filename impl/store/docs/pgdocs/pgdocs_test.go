@@ -218,3 +218,45 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Count = %d, %v", c, err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	ctx := context.Background()
+	url := pgtemp.New(t)
+	s, err := pgdocs.Open(ctx, url, pgdocs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	want := func(p, v, b int64) {
+		t.Helper()
+		st, err := s.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != (docs.Stats{Packages: p, Versions: v, Bytes: b}) {
+			t.Fatalf("stats %+v, want packages %d versions %d bytes %d", st, p, v, b)
+		}
+	}
+	want(0, 0, 0)
+	r1, err := s.Put(ctx, "a", []byte(`{"name":"a","versions":{"1.0.0":{},"1.1.0":{}},"sizes":{"1.0.0":100,"1.1.0":50}}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "b", []byte{0xff, 0, 1}, ""); err != nil { // not JSON: counts as nothing
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "c", []byte(`{"versions":{"2.0.0":{}},"sizes":{"2.0.0":7}}`), ""); err != nil {
+		t.Fatal(err)
+	}
+	want(2, 3, 157)
+	// Unpublishing every version of a: its document stays as a tombstone.
+	if _, err := s.Put(ctx, "a", []byte(`{"name":"a","versions":{},"unpublished":{"time":"x"}}`), r1); err != nil {
+		t.Fatal(err)
+	}
+	want(1, 1, 7)
+	// Documents loaded in bulk are measured too.
+	if _, err := s.Load(ctx, []pgdocs.Doc{{Name: "d", Doc: []byte(`{"versions":{"1.0.0":{}},"sizes":{"1.0.0":3}}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	want(2, 2, 10)
+}

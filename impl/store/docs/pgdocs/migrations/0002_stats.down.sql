@@ -1,0 +1,6 @@
+DROP TRIGGER documents_stats ON documents;
+DROP FUNCTION bun13_documents_stats();
+DROP TABLE document_stats;
+DROP TRIGGER documents_measure ON documents;
+DROP FUNCTION bun13_documents_measure();
+ALTER TABLE documents DROP COLUMN live_versions, DROP COLUMN live_bytes;
