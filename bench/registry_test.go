@@ -20,7 +20,8 @@ import (
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/registry/registrytest"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 // newRegistry is a registry on a temp dir with real auth and the flags
@@ -45,10 +46,10 @@ func newRegistry(b *testing.B) (*registry.Server, string) {
 	c.FeatureFlags = config.Compression | config.Metrics
 	store, _ := config.NewStore(c)
 	s, err := registry.New(b.Context(), registry.Options{
-		Store:   store,
-		Backend: storage.NewFS(filepath.Join(data, "packages")),
-		Auth:    a,
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Store: store,
+		Docs:  docs.NewFS(filepath.Join(data, "packages")), Blobs: blobs.NewFS(filepath.Join(data, "packages")),
+		Auth:   a,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		b.Fatal(err)

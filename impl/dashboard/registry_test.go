@@ -23,7 +23,8 @@ import (
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/proxy"
 	"github.com/bun13/bun13/impl/registry"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 // The package doc promises that the DNS cache's and the uplink's own
@@ -65,7 +66,7 @@ func TestDashboardMountedInRegistry(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	srv, err := registry.New(ctx, registry.Options{
-		Store: store, Backend: storage.NewFS(filepath.Join(dir, "packages")), Auth: tokenAuth{},
+		Store: store, Docs: docs.NewFS(filepath.Join(dir, "packages")), Blobs: blobs.NewFS(filepath.Join(dir, "packages")), Auth: tokenAuth{},
 		Registerer: reg, Metrics: m, Logger: log,
 	})
 	if err != nil {

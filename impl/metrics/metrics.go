@@ -199,6 +199,18 @@ func (m *Metrics) AddStored(packages, versions int, tarballBytes int64) {
 	m.tarballBytes.Add(float64(tarballBytes))
 }
 
+// SetStored sets the stored gauges to totals read from a shared store
+// (where AddStored's per-process deltas would count only this replica's
+// writes).
+func (m *Metrics) SetStored(packages, versions, tarballBytes int64) {
+	if m == nil {
+		return
+	}
+	m.packages.Set(float64(packages))
+	m.versions.Set(float64(versions))
+	m.tarballBytes.Set(float64(tarballBytes))
+}
+
 // ConfigRead counts one read of the live config.
 func (m *Metrics) ConfigRead() {
 	if m == nil {

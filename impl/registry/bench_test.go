@@ -14,7 +14,8 @@ import (
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/registry/registrytest"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 // benchServer is a server on a temp dir with real auth (cost-4 bcrypt),
@@ -39,10 +40,10 @@ func benchServer(b *testing.B, flags config.Flags) (*Server, string) {
 	c.FeatureFlags = flags
 	store, _ := config.NewStore(c)
 	s, err := New(b.Context(), Options{
-		Store:   store,
-		Backend: storage.NewFS(filepath.Join(data, "packages")),
-		Auth:    a,
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Store: store,
+		Docs:  docs.NewFS(filepath.Join(data, "packages")), Blobs: blobs.NewFS(filepath.Join(data, "packages")),
+		Auth:   a,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		b.Fatal(err)

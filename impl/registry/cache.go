@@ -147,40 +147,6 @@ func lenOf(m *map[viewKey]*view) int {
 	return len(*m)
 }
 
-// docCache maps package names to entries. Writers (holding the package's
-// key lock) replace a package's entry after storing; readers that miss load
-// under the same lock, so a stale document is never cached over a newer
-// one.
-type docCache struct {
-	mu  sync.RWMutex
-	m   map[string]*entry
-	max int
-}
-
-func (c *docCache) get(name string) *entry {
-	c.mu.RLock()
-	e := c.m[name]
-	c.mu.RUnlock()
-	return e
-}
-
-func (c *docCache) put(name string, d *doc) *entry {
-	e := &entry{doc: d}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = make(map[string]*entry)
-	}
-	if _, ok := c.m[name]; !ok && c.max > 0 && len(c.m) >= c.max {
-		for k := range c.m { // map order is random: a random victim
-			delete(c.m, k)
-			break
-		}
-	}
-	c.m[name] = e
-	c.mu.Unlock()
-	return e
-}
-
 // blobCache keeps small immutable tarballs in memory, up to max bytes in
 // all; past that, random entries are dropped.
 type blobCache struct {

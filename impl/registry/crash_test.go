@@ -21,7 +21,8 @@ import (
 
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 const crashDataEnv = "BUN13_CRASH_CHILD_DATA"
@@ -41,10 +42,10 @@ func TestCrashChild(t *testing.T) {
 	c.FeatureFlags &^= config.RateLimit
 	store, _ := config.NewStore(c)
 	srv, err := New(context.Background(), Options{
-		Store:   store,
-		Backend: storage.NewFS(filepath.Join(data, "packages")),
-		Auth:    a,
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Store: store,
+		Docs:  docs.NewFS(filepath.Join(data, "packages")), Blobs: blobs.NewFS(filepath.Join(data, "packages")),
+		Auth:   a,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		fmt.Println("ERROR", err)

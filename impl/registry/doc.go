@@ -49,6 +49,12 @@ type doc struct {
 	ReadmeFilename string `json:"readmeFilename,omitempty"`
 	// Sizes is the tarball size of each live version, for metrics.
 	Sizes map[string]int64 `json:"sizes,omitempty"`
+	// Blobs names, per live version, the file its tarball is stored
+	// under when that is not the file its URL names
+	// (pkgname.TarballFile): replicas sharing a blob store write
+	// content-addressed files (see blobFile), so two replicas racing to
+	// publish one version never overwrite each other's bytes.
+	Blobs map[string]string `json:"blobs,omitempty"`
 	// Unpublished is set when the whole package was unpublished; the
 	// document stays as a tombstone and GETs answer 404.
 	Unpublished *unpublishedInfo `json:"unpublished,omitempty"`
@@ -103,6 +109,9 @@ func (d *doc) clone() *doc {
 	c.DistTags = cloneMap(d.DistTags)
 	c.Time = cloneMap(d.Time)
 	c.Sizes = cloneMap(d.Sizes)
+	if d.Blobs != nil {
+		c.Blobs = cloneMap(d.Blobs)
+	}
 	c.Maintainers = slices.Clone(d.Maintainers)
 	c.Versions = make(map[string]manifest, len(d.Versions))
 	for v, m := range d.Versions {
@@ -121,6 +130,29 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 		c[k] = v
 	}
 	return c
+}
+
+// storedFile is the blob file holding version's tarball.
+func (d *doc) storedFile(version string) string {
+	if f, ok := d.Blobs[version]; ok {
+		return f
+	}
+	return pkgname.TarballFile(d.Name, version)
+}
+
+// blobFile is the content-addressed file a shared blob store keeps a
+// tarball of name@version under: the tarball file with build metadata
+// naming its sha512 appended to the version ("foo-1.0.0+bun13-0c5b...
+// .tgz"), still a valid tarball file name for the blob store's checks,
+// and never the file a client asks for, so only the document leads to
+// it.
+func blobFile(name, version string, tgz []byte) string {
+	sum := sha512.Sum512(tgz)
+	sep := "+"
+	if strings.Contains(version, "+") {
+		sep = "."
+	}
+	return pkgname.TarballFile(name, version+sep+"bun13-"+hex.EncodeToString(sum[:16]))
 }
 
 // rev is the CouchDB-style revision npm echoes back in /-rev/ URLs.
@@ -506,6 +538,7 @@ func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string
 			removed = append(removed, v)
 			delete(d.Versions, v)
 			delete(d.Sizes, v)
+			delete(d.Blobs, v)
 			continue
 		}
 		if bm == nil {
@@ -584,6 +617,7 @@ func (d *doc) unpublishAll(a actor, now time.Time, removed []string) []string {
 	d.Versions = map[string]manifest{}
 	d.DistTags = map[string]string{}
 	d.Sizes = map[string]int64{}
+	d.Blobs = nil
 	d.touch(now)
 	d.Unpublished = &unpublishedInfo{Time: d.Time["modified"], Versions: all, By: a.name}
 	return all

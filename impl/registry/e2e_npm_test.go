@@ -16,11 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/testenv"
 
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/config"
-	"github.com/bun13/bun13/impl/registry/storage"
 )
 
 // liveServer is the real server (real auth files, real storage) on a
@@ -54,10 +55,10 @@ func startLive(t *testing.T, flags config.Flags, opts ...envOption) *liveServer 
 		t.Fatal(err)
 	}
 	o := Options{
-		Store:   store,
-		Backend: storage.NewFS(filepath.Join(data, "packages")),
-		Auth:    a,
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Store: store,
+		Docs:  docs.NewFS(filepath.Join(data, "packages")), Blobs: blobs.NewFS(filepath.Join(data, "packages")),
+		Auth:   a,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 	}
 	for _, f := range opts {
 		f(&o)

@@ -265,6 +265,13 @@ func (c *call) failErr(err error) {
 		c.fail(http.StatusRequestEntityTooLarge, "request body too large")
 		return
 	}
+	var u *unavailable
+	if errors.As(err, &u) {
+		c.errMsg = err.Error()
+		c.w.Header().Set("Retry-After", itoa(storeRetryAfter))
+		c.json(http.StatusServiceUnavailable, map[string]string{"error": "storage unavailable; retry later"})
+		return
+	}
 	c.errMsg = err.Error()
 	c.json(http.StatusInternalServerError, map[string]string{"error": "internal error"})
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"time"
-
-	"github.com/bun13/bun13/impl/registry/storage"
 )
 
 // Liveness and readiness.
@@ -34,13 +32,20 @@ type ReadyCheck struct {
 // ReadyTimeout bounds the checks of one readiness request.
 const ReadyTimeout = 2 * time.Second
 
-// readyChecks are the server's own checks (storage, when the backend can
-// be pinged) followed by Options.ReadyChecks.
+// readyChecks are the server's own checks (the data directory; or, when
+// Shared, the database and the blob store) followed by
+// Options.ReadyChecks.
 func (s *Server) readyChecks() []ReadyCheck {
 	var cs []ReadyCheck
-	if p, ok := s.backend.(storage.Pinger); ok {
-		cs = append(cs, ReadyCheck{Name: "storage", Check: p.Ping})
+	if !s.shared {
+		// One data directory holds both: one check.
+		cs = append(cs, ReadyCheck{Name: "storage", Check: s.blobStore.Ping})
+		return append(cs, s.opts.ReadyChecks...)
 	}
+	if p, ok := s.docStore.(interface{ Ping(context.Context) error }); ok {
+		cs = append(cs, ReadyCheck{Name: "database", Check: p.Ping})
+	}
+	cs = append(cs, ReadyCheck{Name: "blobs", Check: s.blobStore.Ping})
 	return append(cs, s.opts.ReadyChecks...)
 }
 

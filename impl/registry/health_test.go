@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/config"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 type readyBody struct {
@@ -82,7 +83,7 @@ func TestHealthAndReady(t *testing.T) {
 // by a file, makes readiness fail with the storage check named.
 func TestReadyStorage(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "packages")
-	e := newEnv(t, 0, func(o *Options) { o.Backend = storage.NewFS(dir) })
+	e := newEnv(t, 0, func(o *Options) { o.Docs, o.Blobs = docs.NewFS(dir), blobs.NewFS(dir) })
 	if r := e.do("GET", "/-/readyz", "", nil); r.status != 200 {
 		t.Fatalf("readyz: %d %s", r.status, r.body)
 	}

@@ -18,7 +18,8 @@ import (
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry/registrytest"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 // fakeAuth is an Authenticator for tests: tokens are "tok-USER[-N]",
@@ -135,8 +136,8 @@ func newEnv(t *testing.T, flags config.Flags, opts ...envOption) *testEnv {
 	reg := prometheus.NewRegistry()
 	e := &testEnv{t: t, store: store, reg: reg, dir: dir, now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	o := Options{
-		Store:      store,
-		Backend:    storage.NewFS(dir),
+		Store: store,
+		Docs:  docs.NewFS(dir), Blobs: blobs.NewFS(dir),
 		Auth:       newFakeAuth(),
 		Logger:     slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Registerer: reg,

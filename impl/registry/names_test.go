@@ -29,7 +29,7 @@ func TestLookAlikeNames(t *testing.T) {
 	// Existing names keep working: alice's left-pad gets new versions,
 	// and a fresh server built from storage knows the names.
 	e.publish("alice", "left-pad", "1.0.1")
-	e2 := newEnv(t, 0, func(o *Options) { o.Backend = e.srv.backend })
+	e2 := newEnv(t, 0, func(o *Options) { o.Docs, o.Blobs = e.srv.docStore, e.srv.blobStore })
 	if r := e2.do("PUT", "/left.pad", "tok-bob", publishDoc("left.pad", "1.0.0", tarball("left.pad", "1.0.0"))); r.status != http.StatusForbidden {
 		t.Errorf("after a restart: %d", r.status)
 	}

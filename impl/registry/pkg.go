@@ -11,59 +11,90 @@ import (
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/registry/pkgname"
-	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 // abbreviatedType is the media type of the abbreviated packument.
 const abbreviatedType = "application/vnd.npm.install-v1+json"
 
-// entry returns the cached package, loading it on a miss under the
-// package's lock (so a load never races a writer into caching an old
-// document). A package that is not stored is storage.ErrNotFound.
+// entry returns the cached package, loading it on a miss. A package that
+// is not stored is docs.ErrNotFound; a store that cannot answer is an
+// unavailable error (503).
 func (s *Server) entry(ctx context.Context, name string) (*entry, error) {
-	if e := s.docs.get(name); e != nil {
-		return e, nil
-	}
-	unlock := s.locks.lock(name)
-	defer unlock()
-	if e := s.docs.get(name); e != nil {
-		return e, nil
-	}
-	b, err := s.backend.GetDocument(ctx, name)
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	e, _, err := s.docs.Get(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, s.storeErr(err)
 	}
-	d, err := parseDoc(b)
-	if err != nil {
-		return nil, fmt.Errorf("document of %s: %w", name, err)
-	}
-	return s.docs.put(name, d), nil
+	return e, nil
 }
 
-// write runs one read-modify-write of package name under its lock. fn
-// gets a private copy of the document (a new one, with exists false, when
-// the package is not stored) and returns side effects: before runs before
-// the document is stored (tarball uploads: a crash between the two leaves
-// an unreferenced tarball, never a version without its tarball), after
-// runs once it is stored (tarball deletions).
+// writeAttempts bounds the compare-and-swap retries of one write: each
+// retry means another replica wrote the package in between.
+const writeAttempts = 16
+
+// write runs one read-modify-write of package name. The document store
+// serializes writers with compare-and-swap on the document's revision
+// (so replicas sharing a store never lose each other's writes); within
+// this process writers also take the package's lock, so they do not
+// retry against each other. fn gets a private copy of the document (a
+// new one, with exists false, when the package is not stored) and
+// returns side effects: before runs before the document is stored
+// (tarball uploads: a crash between the two leaves an unreferenced
+// tarball, never a version without its tarball), after runs once it is
+// stored (tarball deletions). After a conflict fn runs again on the
+// newer document, so it must not keep state across calls but what it
+// returns.
 func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, error) {
 	// A publish that got this far is finished even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
 	unlock := s.locks.lock(name)
 	defer unlock()
-	var old *doc
-	if e := s.docs.get(name); e != nil {
-		old = e.doc
-	} else {
-		b, err := s.backend.GetDocument(ctx, name)
-		switch {
-		case err == nil:
-			if old, err = parseDoc(b); err != nil {
-				return nil, fmt.Errorf("document of %s: %w", name, err)
-			}
-		case !errors.Is(err, storage.ErrNotFound):
+	for attempt := 1; ; attempt++ {
+		d, after, err := s.writeOnce(ctx, name, attempt > 1, fn)
+		if errors.Is(err, docs.ErrConflict) && attempt < writeAttempts {
+			s.log.Debug("write conflict, retrying", "package", name, "attempt", attempt)
+			continue
+		}
+		if err != nil {
 			return nil, err
 		}
+		if after != nil {
+			actx, cancel := s.storeCtx(ctx)
+			err := after(actx)
+			cancel()
+			if err != nil {
+				// The document is stored; a leftover tarball is unreachable.
+				s.log.Warn("cleanup after write failed", "package", name, "error", err)
+			}
+		}
+		return d, nil
+	}
+}
+
+func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, func(context.Context) error, error) {
+	ctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	var (
+		e   *entry
+		rev docs.Rev
+		err error
+	)
+	if fresh {
+		e, rev, err = s.docs.Fresh(ctx, name)
+	} else {
+		e, rev, err = s.docs.Get(ctx, name)
+	}
+	var old *doc
+	switch {
+	case err == nil:
+		old = e.doc
+	case errors.Is(err, docs.ErrNotFound):
+		rev = ""
+	default:
+		return nil, nil, s.storeErr(err)
 	}
 	var d *doc
 	if old != nil {
@@ -73,31 +104,25 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 	}
 	before, after, err := fn(d, old != nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if before != nil {
 		if err := before(ctx); err != nil {
-			return nil, err
+			return nil, nil, s.storeErr(err)
 		}
 	}
 	b, err := json.Marshal(d)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := s.backend.PutDocument(ctx, name, b); err != nil {
-		return nil, err
-	}
-	s.docs.put(name, d)
-	s.indexSearch(d)
-	s.similar.update(d)
-	s.account(old, d)
-	if after != nil {
-		if err := after(ctx); err != nil {
-			// The document is stored; a leftover tarball is unreachable.
-			s.log.Warn("cleanup after write failed", "package", name, "error", err)
+	if _, err := s.docs.PutValue(ctx, name, b, &entry{doc: d}, rev); err != nil {
+		if errors.Is(err, docs.ErrConflict) {
+			return nil, nil, err
 		}
+		return nil, nil, s.storeErr(err)
 	}
-	return d, nil
+	s.wrote(old, d)
+	return d, after, nil
 }
 
 func (c *call) ctx() context.Context { return c.r.Context() }
@@ -114,7 +139,7 @@ func (c *call) liveEntry() *entry {
 		return nil
 	}
 	e, err := c.s.entry(c.ctx(), c.name)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, docs.ErrNotFound) {
 		c.failErr(err)
 		return nil
 	}
@@ -272,7 +297,7 @@ func (c *call) tarball() {
 		return
 	}
 	e, err := c.s.entry(c.ctx(), c.name)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, docs.ErrNotFound) {
 		c.failErr(err)
 		return
 	}
@@ -297,7 +322,8 @@ func (c *call) tarball() {
 		return
 	}
 	h["Content-Type"] = octetCT
-	key := c.name + "/" + c.file
+	file := e.doc.storedFile(version)
+	key := c.name + "/" + file
 	if b, ok := c.s.blobs.get(key); ok {
 		h["Content-Length"] = []string{itoa(len(b))}
 		c.w.WriteHeader(http.StatusOK)
@@ -306,13 +332,15 @@ func (c *call) tarball() {
 		}
 		return
 	}
-	t, err := c.s.backend.OpenTarball(c.ctx(), c.name, c.file)
-	if errors.Is(err, storage.ErrNotFound) {
+	ctx, cancel := c.s.storeCtx(c.ctx())
+	defer cancel()
+	t, err := c.s.blobStore.Open(ctx, c.name, file)
+	if errors.Is(err, blobs.ErrNotFound) {
 		c.miss()
 		return
 	}
 	if err != nil {
-		c.failErr(err)
+		c.failErr(c.s.storeErr(err))
 		return
 	}
 	defer t.Close()
@@ -390,9 +418,16 @@ func (c *call) putPackument(rev string) {
 					return nil, nil, err
 				}
 			}
+			if c.s.shared {
+				if d.Blobs == nil {
+					d.Blobs = map[string]string{}
+				}
+				p.file = blobFile(c.name, p.version, p.tarball)
+				d.Blobs[p.version] = p.file
+			}
 			pub = p
 			return func(ctx context.Context) error {
-				return c.s.backend.PutTarball(ctx, c.name, p.file, p.tarball)
+				return c.s.blobStore.Put(ctx, c.name, p.file, p.tarball)
 			}, nil, nil
 		})
 		if err != nil {
@@ -411,12 +446,13 @@ func (c *call) putPackument(rev string) {
 		if rev != "" && rev != d.rev() {
 			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.rev())
 		}
+		stored := storedFiles(d)
 		r, err := d.applyMetadata(&body, a, now)
 		if err != nil {
 			return nil, nil, err
 		}
 		removed = r
-		return nil, c.deleteTarballs(removed), nil
+		return nil, c.deleteTarballs(stored, removed), nil
 	})
 	if err != nil {
 		c.failErr(err)
@@ -428,9 +464,18 @@ func (c *call) putPackument(rev string) {
 	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.rev()})
 }
 
+// storedFiles maps each live version of d to its blob file.
+func storedFiles(d *doc) map[string]string {
+	m := make(map[string]string, len(d.Versions))
+	for v := range d.Versions {
+		m[v] = d.storedFile(v)
+	}
+	return m
+}
+
 // deleteTarballs returns an after-write step removing the tarballs of
-// versions.
-func (c *call) deleteTarballs(versions []string) func(context.Context) error {
+// versions (stored maps versions to their files, as before the write).
+func (c *call) deleteTarballs(stored map[string]string, versions []string) func(context.Context) error {
 	if len(versions) == 0 {
 		return nil
 	}
@@ -439,9 +484,12 @@ func (c *call) deleteTarballs(versions []string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		var first error
 		for _, v := range versions {
-			f := pkgname.TarballFile(name, v)
+			f, ok := stored[v]
+			if !ok {
+				f = pkgname.TarballFile(name, v)
+			}
 			s.blobs.drop(name + "/" + f)
-			if err := s.backend.DeleteTarball(ctx, name, f); err != nil && first == nil {
+			if err := s.blobStore.Delete(ctx, name, f); err != nil && first == nil {
 				first = err
 			}
 		}
@@ -483,8 +531,9 @@ func (c *call) unpublishAll() {
 		if c.rev != d.rev() {
 			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.rev())
 		}
+		stored := storedFiles(d)
 		all = d.unpublishAll(a, now, nil)
-		return nil, c.deleteTarballs(all), nil
+		return nil, c.deleteTarballs(stored, all), nil
 	})
 	if err != nil {
 		c.failErr(err)
@@ -510,20 +559,18 @@ func (c *call) deleteTarball() {
 	}
 	unlock := c.s.locks.lock(c.name)
 	defer unlock()
-	b, err := c.s.backend.GetDocument(c.ctx(), c.name)
-	if errors.Is(err, storage.ErrNotFound) {
+	ctx, cancel := c.s.storeCtx(c.ctx())
+	defer cancel()
+	e, _, err := c.s.docs.Fresh(ctx, c.name)
+	if errors.Is(err, docs.ErrNotFound) {
 		c.fail(http.StatusNotFound, "not found")
 		return
 	}
 	if err != nil {
-		c.failErr(err)
+		c.failErr(c.s.storeErr(err))
 		return
 	}
-	d, err := parseDoc(b)
-	if err != nil {
-		c.failErr(err)
-		return
-	}
+	d := e.doc
 	if err := d.checkWriter(c.actor()); err != nil {
 		c.failErr(err)
 		return
@@ -532,9 +579,12 @@ func (c *call) deleteTarball() {
 		c.fail(http.StatusConflict, fmt.Sprintf("%s@%s is still published; remove it from the packument first", c.name, version))
 		return
 	}
+	// Only the file the URL names: a content-addressed file of a removed
+	// version was deleted with the version, and one that is left over is
+	// no client's to name.
 	c.s.blobs.drop(c.name + "/" + c.file)
-	if err := c.s.backend.DeleteTarball(context.WithoutCancel(c.ctx()), c.name, c.file); err != nil {
-		c.failErr(err)
+	if err := c.s.blobStore.Delete(context.WithoutCancel(ctx), c.name, c.file); err != nil {
+		c.failErr(c.s.storeErr(err))
 		return
 	}
 	c.json(http.StatusOK, map[string]any{"ok": true})

@@ -430,7 +430,7 @@ func TestConcurrentPublish(t *testing.T) {
 	}
 	check(e, "cached")
 	// A fresh server on the same directory sees the same.
-	check(newEnv(t, 0, func(o *Options) { o.Backend = e.srv.backend }), "reloaded")
+	check(newEnv(t, 0, func(o *Options) { o.Docs, o.Blobs = e.srv.docStore, e.srv.blobStore }), "reloaded")
 }
 
 func mustReq(method, url, token string, body []byte) *http.Request {

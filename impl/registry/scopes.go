@@ -25,6 +25,9 @@ func (s *Server) newPackage(name string, a actor, override bool, now time.Time) 
 		}
 		owned = ok
 	}
+	if err := s.similarFromStore(name); err != nil {
+		return err
+	}
 	if err := s.similar.claim(name, a.name, override); err != nil {
 		return err
 	}

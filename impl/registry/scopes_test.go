@@ -88,7 +88,7 @@ func TestScopesSeededFromExistingPackages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, 0, func(o *Options) { o.Backend = old.srv.backend; o.Scopes = scopes })
+	e := newEnv(t, 0, func(o *Options) { o.Docs, o.Blobs = old.srv.docStore, old.srv.blobStore; o.Scopes = scopes })
 	sc, ok := scopes.Get("legacy", e.now)
 	if !ok || sc.Owner != "alice" || len(sc.Members) != 1 || sc.Members[0] != "bob" || sc.Origin != auth.ScopeExisting {
 		t.Errorf("@legacy seeded as %+v (%v), want owner alice (first package @legacy/a), member bob", sc, ok)
@@ -105,7 +105,7 @@ func TestScopesSeededFromExistingPackages(t *testing.T) {
 	// Seeding is idempotent: a restart changes nothing.
 	reopened, _ := auth.OpenScopes(path)
 	before := reopened.List(e.now)
-	newEnv(t, 0, func(o *Options) { o.Backend = old.srv.backend; o.Scopes = reopened })
+	newEnv(t, 0, func(o *Options) { o.Docs, o.Blobs = old.srv.docStore, old.srv.blobStore; o.Scopes = reopened })
 	if after := reopened.List(e.now); len(after) != len(before) {
 		t.Errorf("scopes after a restart: %v, before %v", after, before)
 	}

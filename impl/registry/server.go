@@ -38,8 +38,10 @@ import (
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
 	"github.com/bun13/bun13/impl/registry/pkgname"
-	"github.com/bun13/bun13/impl/registry/storage"
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
+	"github.com/bun13/bun13/impl/store/docs/doccache"
 	"github.com/bun13/bun13/impl/store/search"
 )
 
@@ -55,13 +57,38 @@ const (
 	maxSmallBody = 64 << 10
 )
 
-// Options configure a Server. Store and Backend are required; every other
-// zero field has the documented default.
+// Options configure a Server. Store, Docs and Blobs are required; every
+// other zero field has the documented default.
 type Options struct {
 	// Store is the live config; flags are read from it per request.
 	Store *config.Store
-	// Backend stores documents and tarballs.
-	Backend storage.Backend
+	// Docs keeps the package documents (docs.NewFS on the data
+	// directory's packages, or pgdocs shared by replicas), Blobs the
+	// tarballs (blobs.NewFS on the same directory, or a bucket).
+	Docs  docs.Store
+	Blobs blobs.Store
+	// Shared says that other replicas write Docs and Blobs too. Then New
+	// reads no documents (start time and memory do not grow with the
+	// packages), cached documents are revalidated after CacheTTL (the
+	// store's change feed drops them sooner), the package gauges come
+	// from Docs (a docs.StatsReader), search asks Search, and tarballs
+	// are stored under content-addressed files, so replicas racing to
+	// publish one version never overwrite each other's bytes. Otherwise
+	// this process is the only writer: New loads every document once
+	// (gauges, search index, look-alike names) and cached documents are
+	// never revalidated.
+	Shared bool
+	// Search answers /-/v1/search when Shared (pgsearch, which the
+	// document store keeps up to date in the document's transaction).
+	// Otherwise nil means an in-memory index kept by this process.
+	Search search.Index
+	// CacheTTL is how long a cached document is served without asking a
+	// shared store whether it changed. Zero means doccache.DefaultTTL.
+	CacheTTL time.Duration
+	// StoreTimeout bounds each call to the document and blob stores, so
+	// a store that hangs turns into a 503 instead of a hung request.
+	// Zero means DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	// Auth verifies tokens and users. Nil means no user can log in and
 	// every token is refused (reads still work without AUTH_REQUIRED).
 	Auth Authenticator
@@ -135,8 +162,7 @@ type Options struct {
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
 	// ReadyChecks are the readiness conditions GET /-/readyz consults
-	// after the server's own (storage, when Backend is a
-	// storage.Pinger). The command passes the live-config check here:
+	// after the server's own (the document and blob stores). The command passes the live-config check here:
 	// the lockfile on disk is valid and is the config being served.
 	ReadyChecks []ReadyCheck
 	// DrainPeriod is how long Serve keeps serving after its ctx ends,
@@ -154,15 +180,18 @@ type Server struct {
 	// New.
 	Mux *http.ServeMux
 
-	opts    Options
-	store   *config.Store
-	backend storage.Backend
-	auth    Authenticator
-	log     *slog.Logger
-	metrics *metrics.Metrics
-	now     func() time.Time
-	limits  *ratelimit.Classes
-	preAuth *ratelimit.Limiter
+	opts      Options
+	store     *config.Store
+	docStore  docs.Store
+	blobStore blobs.Store
+	shared    bool
+	storeWait time.Duration
+	auth      Authenticator
+	log       *slog.Logger
+	metrics   *metrics.Metrics
+	now       func() time.Time
+	limits    *ratelimit.Classes
+	preAuth   *ratelimit.Limiter
 
 	tarLimits   tarcheck.Limits
 	bodyGrace   time.Duration
@@ -172,9 +201,10 @@ type Server struct {
 	scopes      *auth.Scopes
 
 	locks   keyLocks
-	docs    docCache
+	docs    *doccache.Typed[*entry]
 	blobs   blobCache
-	index   search.Memory
+	index   search.Index
+	mem     *search.Memory // the index this process keeps, when not Shared
 	similar similarIndex
 	ridBase string
 	ridSeq  atomic.Uint64
@@ -189,19 +219,22 @@ type Server struct {
 // New builds a Server and loads the stored packages' statistics and search
 // index.
 func New(ctx context.Context, o Options) (*Server, error) {
-	if o.Store == nil || o.Backend == nil {
-		return nil, errors.New("registry: Options.Store and Options.Backend are required")
+	if o.Store == nil || o.Docs == nil || o.Blobs == nil {
+		return nil, errors.New("registry: Options.Store, Options.Docs and Options.Blobs are required")
 	}
 	s := &Server{
-		Mux:     http.NewServeMux(),
-		opts:    o,
-		store:   o.Store,
-		backend: o.Backend,
-		auth:    o.Auth,
-		log:     o.Logger,
-		metrics: o.Metrics,
-		now:     o.Now,
-		limits:  o.Limits,
+		Mux:       http.NewServeMux(),
+		opts:      o,
+		store:     o.Store,
+		docStore:  o.Docs,
+		blobStore: o.Blobs,
+		shared:    o.Shared,
+		storeWait: o.StoreTimeout,
+		auth:      o.Auth,
+		log:       o.Logger,
+		metrics:   o.Metrics,
+		now:       o.Now,
+		limits:    o.Limits,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -249,9 +282,27 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		}
 	}
 	s.opts.PublicURL = strings.TrimRight(s.opts.PublicURL, "/")
-	s.docs.max = o.CacheEntries
-	if s.docs.max <= 0 {
-		s.docs.max = 10000
+	if s.storeWait <= 0 {
+		s.storeWait = DefaultStoreTimeout
+	}
+	entries := o.CacheEntries
+	if entries <= 0 {
+		entries = 10000
+	}
+	ttl := o.CacheTTL
+	if !s.shared {
+		ttl = -1 // every write goes through this process: the feed is complete
+	}
+	s.docs = doccache.NewTyped(s.docStore, doccache.Options{TTL: ttl, Entries: entries, Now: s.now}, decodeEntry)
+	go func() { <-ctx.Done(); s.docs.Stop() }()
+	if s.shared {
+		if o.Search == nil {
+			return nil, errors.New("registry: Options.Search is required when Options.Shared is set")
+		}
+		s.index = o.Search
+	} else {
+		s.mem = &search.Memory{}
+		s.index = s.mem
 	}
 	s.blobs.max = o.TarballCacheBytes
 	if s.blobs.max == 0 {
@@ -275,6 +326,13 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.ridBase = hex.EncodeToString(rb[:]) + "-"
 	s.Mux.Handle("/_dashboard/api/metrics", s.metricsHandler())
 	s.checks = s.readyChecks()
+	if s.shared {
+		if err := s.refreshStats(ctx); err != nil {
+			s.log.Warn("package statistics unavailable", "error", err)
+		}
+		go s.statsLoop(ctx, statsEvery)
+		return s, nil
+	}
 	if err := s.loadAll(ctx); err != nil {
 		return nil, err
 	}
@@ -287,7 +345,7 @@ func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 // loadAll reads every stored document once at start: counts for the
 // gauges, the search index, and a warm cache.
 func (s *Server) loadAll(ctx context.Context) error {
-	names, err := s.backend.List(ctx)
+	names, err := s.docStore.List(ctx, "", 0)
 	if err != nil {
 		return fmt.Errorf("registry: list packages: %w", err)
 	}
@@ -297,18 +355,14 @@ func (s *Server) loadAll(ctx context.Context) error {
 	}
 	found := map[string][]scoped{}
 	for _, n := range names {
-		b, err := s.backend.GetDocument(ctx, n)
+		e, _, err := s.docs.Get(ctx, n)
 		if err != nil {
 			return fmt.Errorf("registry: load %s: %w", n, err)
 		}
-		d, err := parseDoc(b)
-		if err != nil {
-			return fmt.Errorf("registry: load %s: %w", n, err)
-		}
+		d := e.doc
 		s.account(nil, d)
 		s.indexSearch(d)
 		s.similar.update(d)
-		s.docs.put(n, d)
 		if scope, _ := pkgname.Split(d.Name); scope != "" {
 			var people []string
 			for _, m := range d.Maintainers {

@@ -62,7 +62,7 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("Serve did not return")
 	}
 	// The publish is on disk: a new server on the same data serves it.
-	e2 := newEnv(t, config.Flags(0), func(o *Options) { o.Backend = e.srv.backend })
+	e2 := newEnv(t, config.Flags(0), func(o *Options) { o.Docs, o.Blobs = e.srv.docStore, e.srv.blobStore })
 	if r := e2.do("GET", "/inflight/-/inflight-1.0.0.tgz", "", nil); r.status != 200 {
 		t.Errorf("after restart: %d", r.status)
 	}

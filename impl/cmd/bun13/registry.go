@@ -72,6 +72,8 @@ import (
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/registry/storage"
 	"github.com/bun13/bun13/impl/sdnotify"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 )
 
 func init() { commands["registry"] = (*env).registryCmd }
@@ -270,8 +272,8 @@ func (e *env) registryServe(args []string) error {
 		fallback = up.Handler()
 	}
 	srv, err := registry.New(e.ctx, registry.Options{
-		Store:      store,
-		Backend:    storage.NewFS(filepath.Join(paths.data, "packages")),
+		Store: store,
+		Docs:  docs.NewFS(filepath.Join(paths.data, "packages")), Blobs: blobs.NewFS(filepath.Join(paths.data, "packages")),
 		Auth:       au,
 		Logger:     log,
 		Registerer: reg,

@@ -79,20 +79,10 @@ func (f *FS) List(_ context.Context, name string) ([]string, error) {
 	return files, nil
 }
 
-// Ping implements Store: the directory must exist or be creatable.
-func (f *FS) Ping(context.Context) error {
-	st, err := os.Stat(f.dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		st, err = os.Stat(filepath.Dir(f.dir))
-	}
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return &fs.PathError{Op: "ping", Path: f.dir, Err: errors.New("not a directory")}
-	}
-	return nil
-}
+// Ping implements Store with the data directory's readiness check
+// (storage.FS.Ping): the directory exists, or is created, and is a
+// writable directory.
+func (f *FS) Ping(ctx context.Context) error { return f.fs.Ping(ctx) }
 
 // Close implements Store.
 func (f *FS) Close() error { return nil }

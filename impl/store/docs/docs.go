@@ -113,3 +113,10 @@ type Stats struct {
 type StatsReader interface {
 	Stats(ctx context.Context) (Stats, error)
 }
+
+// SimilarFinder is a Store that finds the stored names whose
+// pkgname.Similar form is form, without reading every name (the
+// look-alike rule of a registry whose documents it does not all hold).
+type SimilarFinder interface {
+	SimilarNames(ctx context.Context, form string) ([]string, error)
+}

@@ -15,6 +15,8 @@ import (
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/registry/storage"
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/store/search"
 	"github.com/google/go-cmp/cmp"
 )
@@ -46,7 +48,7 @@ func TestSameAsRegistry(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	fs := storage.NewFS(dir)
-	docs := []map[string]any{
+	stored := []map[string]any{
 		storedDoc("react", "18.0.0", "A library for UIs", []string{"react", "UI"}, "alice", "alice", map[string]any{"homepage": "https://react.example.test", "repository": map[string]string{"type": "git", "url": "git+https://example.test/r.git"}}),
 		storedDoc("react-dom", "18.0.0", "React for the DOM", []string{"react", "dom"}, "alice", "bob", map[string]any{"repository": "example/react-dom"}),
 		storedDoc("@acme/react-widgets", "1.2.3", "Widgets", nil, "bob", "alice", nil),
@@ -54,9 +56,9 @@ func TestSameAsRegistry(t *testing.T) {
 	}
 	gone := storedDoc("gone", "1.0.0", "unpublished react thing", nil, "alice", "alice", nil)
 	gone["unpublished"] = map[string]any{"time": "2026-03-01T00:00:00.000Z", "versions": []string{"1.0.0"}}
-	docs = append(docs, gone)
+	stored = append(stored, gone)
 	idx := &search.Memory{}
-	for _, d := range docs {
+	for _, d := range stored {
 		raw, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
@@ -81,10 +83,10 @@ func TestSameAsRegistry(t *testing.T) {
 	}
 	now := time.Date(2026, 4, 5, 6, 7, 8, 0, time.UTC)
 	srv, err := registry.New(t.Context(), registry.Options{
-		Store:   store,
-		Backend: storage.NewFS(dir),
-		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Now:     func() time.Time { return now },
+		Store: store,
+		Docs:  docs.NewFS(dir), Blobs: blobs.NewFS(dir),
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Now:    func() time.Time { return now },
 	})
 	if err != nil {
 		t.Fatal(err)

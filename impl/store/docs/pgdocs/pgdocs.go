@@ -396,3 +396,19 @@ func (s *Store) Stats(ctx context.Context) (docs.Stats, error) {
 	}
 	return st, nil
 }
+
+var _ docs.SimilarFinder = (*Store)(nil)
+
+// SimilarNames implements docs.SimilarFinder through the index of
+// migration 0002 (the SQL form of pkgname.Similar).
+func (s *Store) SimilarNames(ctx context.Context, form string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT name FROM documents WHERE bun13_similar(name) = $1 ORDER BY name", form)
+	if err != nil {
+		return nil, fmt.Errorf("pgdocs: similar: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pgdocs: similar: %w", err)
+	}
+	return names, nil
+}

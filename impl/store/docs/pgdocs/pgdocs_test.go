@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/store/docs/docstest"
 	"github.com/bun13/bun13/impl/store/docs/pgdocs"
@@ -259,4 +261,38 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	want(2, 2, 10)
+}
+
+// TestSimilarNames: the SQL form of the look-alike rule agrees with
+// pkgname.Similar.
+func TestSimilarNames(t *testing.T) {
+	ctx := context.Background()
+	s, err := pgdocs.Open(ctx, pgtemp.New(t), pgdocs.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	names := []string{"left-pad", "leftpad", "left.pad", "Left_Pad", "leftpads", "@s/left-pad", "@s/leftpad", "@t/leftpad", "@S/x.y"}
+	for _, n := range names {
+		if _, err := s.Put(ctx, n, []byte("{}"), ""); err != nil {
+			t.Fatal(n, err)
+		}
+	}
+	for _, n := range names {
+		form := pkgname.Similar(n)
+		got, err := s.SimilarNames(ctx, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, m := range names {
+			if pkgname.Similar(m) == form {
+				want = append(want, m)
+			}
+		}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("SimilarNames(%q) = %q, want %q", form, got, want)
+		}
+	}
 }

@@ -1,3 +1,5 @@
+DROP INDEX documents_similar;
+DROP FUNCTION bun13_similar(text);
 DROP TRIGGER documents_stats ON documents;
 DROP FUNCTION bun13_documents_stats();
 DROP TABLE document_stats;

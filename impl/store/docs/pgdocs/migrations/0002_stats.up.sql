@@ -77,3 +77,16 @@ $$;
 CREATE TRIGGER documents_stats
     AFTER INSERT OR UPDATE ON documents
     FOR EACH ROW EXECUTE FUNCTION bun13_documents_stats();
+
+-- The look-alike rule (pkgname.Similar: the bare name lower-cased
+-- without '.', '-' and '_', the scope kept as it is) as an index, so a
+-- replica checks a new name against every stored one with one probe.
+CREATE FUNCTION bun13_similar(name text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT CASE WHEN name LIKE '@%/%'
+        THEN split_part(name, '/', 1) || '/' || translate(lower(split_part(name, '/', 2) COLLATE "C"), '.-_', '')
+        ELSE translate(lower(name COLLATE "C"), '.-_', '')
+    END
+$$;
+
+CREATE INDEX documents_similar ON documents (bun13_similar(name));
