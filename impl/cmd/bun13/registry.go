@@ -146,6 +146,9 @@ func (e *env) registryServe(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	logLevel := fs.String("log-level", e.envDefault("BUN13_REGISTRY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	drain := fs.Duration("drain-period", envDuration(e, "BUN13_REGISTRY_DRAIN_PERIOD", 0), "on SIGTERM, keep serving this long with /-/readyz answering 503 before shutting down")
+	cacheEntries := fs.Int("cache-entries", envInt(e, "BUN13_REGISTRY_CACHE_ENTRIES", 10000), "packages whose parsed documents and packuments are kept in memory")
+	tarCache := fs.String("tarball-cache", e.envDefault("BUN13_REGISTRY_TARBALL_CACHE", "64MiB"), "memory for small tarballs (bytes, or with KiB/MiB/GiB; 0 disables)")
+	shared := e.sharedFlagsOn(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -156,6 +159,20 @@ func (e *env) registryServe(args []string) error {
 	maxBytes, err := parseBytes(*maxPublish)
 	if err != nil {
 		return usagef("registry serve: --max-publish-bytes: %v", err)
+	}
+	tarCacheBytes, err := parseBytes(*tarCache)
+	if err != nil {
+		return usagef("registry serve: --tarball-cache: %v", err)
+	}
+	if tarCacheBytes == 0 {
+		tarCacheBytes = -1 // registry.Options: negative disables
+	}
+	distributed, err := shared.on()
+	if err != nil {
+		return err
+	}
+	if distributed && *upstream != "" {
+		return usagef("registry serve: %v", errSharedConflict)
 	}
 	var trusted []netip.Prefix
 	for _, p := range strings.Split(*proxies, ",") {
@@ -271,9 +288,8 @@ func (e *env) registryServe(args []string) error {
 		defer up.Close()
 		fallback = up.Handler()
 	}
-	srv, err := registry.New(e.ctx, registry.Options{
-		Store: store,
-		Docs:  docs.NewFS(filepath.Join(paths.data, "packages")), Blobs: blobs.NewFS(filepath.Join(paths.data, "packages")),
+	ropts := registry.Options{
+		Store:      store,
 		Auth:       au,
 		Logger:     log,
 		Registerer: reg,
@@ -297,7 +313,24 @@ func (e *env) registryServe(args []string) error {
 		AccessLog:              *accessLog,
 		ReadyChecks:            []registry.ReadyCheck{configReadyCheck(watch)},
 		DrainPeriod:            *drain,
-	})
+		CacheEntries:           *cacheEntries,
+		TarballCacheBytes:      tarCacheBytes,
+	}
+	if distributed {
+		st, err := openShared(e.ctx, shared, log)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		ropts.Shared = true
+		ropts.Docs, ropts.Blobs, ropts.Search = st.docs, st.blobs, st.search
+		ropts.CacheTTL, ropts.StoreTimeout = shared.cacheTTL, shared.storeTimeout
+		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
+	} else {
+		pkgs := filepath.Join(paths.data, "packages")
+		ropts.Docs, ropts.Blobs = docs.NewFS(pkgs), blobs.NewFS(pkgs)
+	}
+	srv, err := registry.New(e.ctx, ropts)
 	if err != nil {
 		return err
 	}

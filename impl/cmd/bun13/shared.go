@@ -1,0 +1,117 @@
+package main
+
+// The distributed mode of bun13 registry serve: documents, search and
+// (with impl/auth/pgauth) auth state in PostgreSQL, tarballs in a blob
+// store (s3://...), rate limits in Redis. See impl/registry/README.md.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/bun13/bun13/impl/store/blobs"
+	"github.com/bun13/bun13/impl/store/docs/pgdocs"
+	"github.com/bun13/bun13/impl/store/search/pgsearch"
+)
+
+// sharedFlags are the flags of the distributed mode.
+type sharedFlags struct {
+	database, blobs, redis, replicaID string
+	cacheTTL, storeTimeout            time.Duration
+	dbConns                           int
+}
+
+func (e *env) sharedFlagsOn(fs interface {
+	StringVar(*string, string, string, string)
+	DurationVar(*time.Duration, string, time.Duration, string)
+	IntVar(*int, string, int, string)
+}) *sharedFlags {
+	f := &sharedFlags{}
+	host, _ := os.Hostname()
+	fs.StringVar(&f.database, "database", e.envDefault("BUN13_REGISTRY_DATABASE", ""), "PostgreSQL URL (postgres://USER:PASS@HOST:PORT/DB?sslmode=disable) shared by every replica: documents, search, users, tokens, keys, heartbeats; needs --blobs")
+	fs.StringVar(&f.blobs, "blobs", e.envDefault("BUN13_REGISTRY_BLOBS", ""), "tarball store shared by every replica: s3://BUCKET?endpoint=URL&region=R&use_path_style=true (credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or file:///DIR; needs --database")
+	fs.StringVar(&f.redis, "redis", e.envDefault("BUN13_REGISTRY_REDIS", ""), "Redis URL (redis://HOST:PORT/DB) for rate limits shared by every replica; without it each replica limits alone")
+	fs.StringVar(&f.replicaID, "replica-id", e.envDefault("BUN13_REGISTRY_REPLICA_ID", host), "this replica's name in the fleet (heartbeats, dashboard)")
+	fs.DurationVar(&f.cacheTTL, "cache-ttl", envDuration(e, "BUN13_REGISTRY_CACHE_TTL", 0), "with --database: how long a cached document is served before its revision is checked (the change feed drops it sooner); 0 means 2s")
+	fs.DurationVar(&f.storeTimeout, "store-timeout", envDuration(e, "BUN13_REGISTRY_STORE_TIMEOUT", 0), "bound on each database or blob store call (503 past it); 0 means 5s")
+	fs.IntVar(&f.dbConns, "database-conns", envInt(e, "BUN13_REGISTRY_DATABASE_CONNS", 0), "with --database: connection pool size (0: pgx's default, 4 x CPUs)")
+	return f
+}
+
+// on reports whether the distributed mode was asked for, and checks the
+// flags go together.
+func (f *sharedFlags) on() (bool, error) {
+	switch {
+	case f.database == "" && f.blobs == "":
+		if f.redis != "" {
+			return false, usagef("registry serve: --redis needs --database and --blobs")
+		}
+		return false, nil
+	case f.database == "":
+		return false, usagef("registry serve: --blobs needs --database")
+	case f.blobs == "":
+		return false, usagef("registry serve: --database needs --blobs")
+	}
+	return true, nil
+}
+
+// sharedStores are the open stores of the distributed mode.
+type sharedStores struct {
+	docs   pgsearch.Indexed
+	blobs  blobs.Store
+	search *pgsearch.Index
+}
+
+func (s *sharedStores) Close() {
+	if s.blobs != nil {
+		s.blobs.Close()
+	}
+	if s.docs.Store != nil {
+		s.docs.Close()
+	}
+}
+
+// openShared opens the database (applying the embedded migrations under
+// golang-migrate's advisory lock: replicas may start at once) and the
+// blob store, failing fast with a message naming which one is wrong.
+func openShared(ctx context.Context, f *sharedFlags, log *slog.Logger) (*sharedStores, error) {
+	s := &sharedStores{}
+	octx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	pg, err := pgdocs.Open(octx, f.database, pgdocs.Options{Logger: log, MaxConns: int32(f.dbConns)})
+	if err != nil {
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	s.docs = pgsearch.Indexed{Store: pg}
+	if err := pgsearch.Migrate(octx, f.database); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	s.search = pgsearch.New(pg.Pool())
+	if s.blobs, err = blobs.OpenURL(octx, f.blobs); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--blobs: %w", err)
+	}
+	if err := s.blobs.Ping(octx); err != nil {
+		// Not fatal: the store may come up later; readiness reports it.
+		log.Warn("blob store not reachable yet", "error", err)
+	}
+	return s, nil
+}
+
+// errSharedConflict: flags of the single-node mode that make no sense
+// with shared stores.
+var errSharedConflict = errors.New("--upstream is not supported with --database yet: its tarball cache is local to each replica")
+
+// redactURL drops the password of a URL for logs.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
