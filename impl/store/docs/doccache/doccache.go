@@ -14,6 +14,7 @@ package doccache
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -121,8 +122,11 @@ func (c *Typed[V]) change(ch docs.Change) {
 }
 
 // Get returns the document of name, decoded, and its revision, from
-// memory when a copy younger than TTL is there. The value is shared: the
-// caller must not modify it.
+// memory when a copy younger than TTL is there. An older copy is
+// revalidated; when the store cannot answer that check, the copy is
+// served all the same (stale if error: a cached package stays readable
+// while the database restarts). The value is shared: the caller must not
+// modify it.
 func (c *Typed[V]) Get(ctx context.Context, name string) (V, docs.Rev, error) {
 	now := c.now()
 	c.mu.Lock()
@@ -141,7 +145,12 @@ func (c *Typed[V]) Get(ctx context.Context, name string) (V, docs.Rev, error) {
 
 	if stale != nil {
 		rev, err := c.store.Revision(ctx, name)
-		if err == nil && rev == stale.rev {
+		// Same revision: the copy is current. The store cannot answer (a
+		// database restarting): serve the copy rather than fail a read it
+		// can answer, and ask again after another TTL, so that an outage
+		// costs each cached document one failed check per TTL. Only a
+		// document the store says is gone, or has moved, is fetched.
+		if (err == nil && rev == stale.rev) || (err != nil && !errors.Is(err, docs.ErrNotFound)) {
 			c.mu.Lock()
 			if el, ok := c.m[name]; ok && el.Value.(*entry[V]) == stale {
 				stale.checked = now

@@ -234,3 +234,67 @@ func TestCache(t *testing.T) {
 		})
 	}
 }
+
+// failing is a store whose calls fail while down is set, as a database
+// that is restarting.
+type failing struct {
+	docs.Store
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("store down")
+
+func (f *failing) Get(ctx context.Context, name string) ([]byte, docs.Rev, error) {
+	if f.down.Load() {
+		return nil, "", errDown
+	}
+	return f.Store.Get(ctx, name)
+}
+
+func (f *failing) Revision(ctx context.Context, name string) (docs.Rev, error) {
+	if f.down.Load() {
+		return "", errDown
+	}
+	return f.Store.Revision(ctx, name)
+}
+
+// TestStaleIfError: while the store cannot answer, a cached copy past its
+// TTL is served (and checked again only after another TTL); a document
+// never cached fails; once the store is back, a moved revision is
+// fetched.
+func TestStaleIfError(t *testing.T) {
+	ctx := context.Background()
+	base := docs.NewFS(t.TempDir())
+	f := &failing{Store: base}
+	clk := &clock{t: time.Unix(1e9, 0)}
+	c := doccache.New(f, doccache.Options{TTL: time.Second, Now: clk.now})
+	defer c.Stop()
+	rev, err := base.Put(ctx, "a", []byte(`{"v":1}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _, err := c.Get(ctx, "a"); err != nil || string(b) != `{"v":1}` {
+		t.Fatalf("Get: %q %v", b, err)
+	}
+	f.down.Store(true)
+	clk.add(2 * time.Second)
+	for range 3 {
+		b, r, err := c.Get(ctx, "a")
+		if err != nil || string(b) != `{"v":1}` || r != rev {
+			t.Fatalf("Get of a cached copy while the store is down: %q %q %v", b, r, err)
+		}
+	}
+	if _, _, err := c.Get(ctx, "b"); err == nil {
+		t.Fatal("Get of an uncached document while the store is down succeeded")
+	}
+	f.down.Store(false)
+	if _, err := base.Put(ctx, "a", []byte(`{"v":2}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	// The failed check counted as one: the copy is served until its TTL
+	// (docs.FS announces the write, so it is dropped at once here).
+	clk.add(2 * time.Second)
+	if b, _, err := c.Get(ctx, "a"); err != nil || string(b) != `{"v":2}` {
+		t.Fatalf("Get after the store is back: %q %v", b, err)
+	}
+}
