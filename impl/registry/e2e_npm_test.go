@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,13 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/registry/registrytest"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/testenv"
@@ -83,124 +81,6 @@ func startLive(t *testing.T, flags config.Flags, opts ...envOption) *liveServer 
 	return &liveServer{url: "http://" + ln.Addr().String(), auth: a, data: data, srv: srv}
 }
 
-// npmEnv runs npm with its own HOME, userconfig and cache, against the
-// test registry only.
-type npmEnv struct {
-	t        *testing.T
-	home     string
-	registry string
-}
-
-func newNpmEnv(t *testing.T, registry string) *npmEnv {
-	home := t.TempDir()
-	rc := strings.Join([]string{
-		"registry=" + registry + "/",
-		"fetch-retries=0",
-		"fetch-timeout=30000",
-		"audit=false",
-		"fund=false",
-		"update-notifier=false",
-		"loglevel=warn",
-		"cache=" + filepath.Join(home, "cache"),
-		"",
-	}, "\n")
-	if err := os.WriteFile(filepath.Join(home, ".npmrc"), []byte(rc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &npmEnv{t: t, home: home, registry: registry}
-}
-
-func (n *npmEnv) cmd(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "npm", append(args, "--userconfig", filepath.Join(n.home, ".npmrc"))...)
-	cmd.Dir = dir
-	env := []string{"HOME=" + n.home, "NO_UPDATE_NOTIFIER=1", "NO_COLOR=1",
-		"npm_config_registry=" + n.registry + "/", "npm_config_cache=" + filepath.Join(n.home, "cache")}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(strings.ToLower(k), "npm_") || k == "HOME" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	cmd.Env = env
-	cmd.WaitDelay = time.Second
-	return cmd
-}
-
-// run runs npm and returns its combined output; wantErr says whether it
-// must fail.
-func (n *npmEnv) run(dir string, wantErr bool, args ...string) string {
-	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := n.cmd(ctx, dir, args...).CombinedOutput()
-	if (err != nil) != wantErr {
-		n.t.Fatalf("npm %s: err=%v (want error: %v)\n%s", strings.Join(args, " "), err, wantErr, out)
-	}
-	return string(out)
-}
-
-// interactive runs npm answering its prompts (npm reads them from a pipe
-// only one line at a time, so each answer waits for its prompt).
-func (n *npmEnv) interactive(dir string, answers map[string]string, args ...string) string {
-	n.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := n.cmd(ctx, dir, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	var out bytes.Buffer
-	var mu sync.Mutex
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		answered := map[string]bool{}
-		buf := make([]byte, 4096)
-		for {
-			k, err := pr.Read(buf)
-			mu.Lock()
-			out.Write(buf[:k])
-			text := out.String()
-			mu.Unlock()
-			for prompt, answer := range answers {
-				if !answered[prompt] && strings.Contains(text, prompt) {
-					answered[prompt] = true
-					io.WriteString(stdin, answer+"\n")
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	pw.Close()
-	<-readDone
-	if err != nil {
-		n.t.Fatalf("npm %s: %v\n%s", strings.Join(args, " "), err, out.String())
-	}
-	return out.String()
-}
-
-func writePkg(t *testing.T, dir string, manifest map[string]any, files map[string]string) {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.MarshalIndent(manifest, "", "  ")
-	os.WriteFile(filepath.Join(dir, "package.json"), b, 0o644)
-	for name, body := range files {
-		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
-	}
-}
-
 // TestNpmEndToEnd drives the real npm CLI through login, adduser,
 // publish, dist-tags, view, install, deprecate, unpublish, search, a
 // refused publish and logout.
@@ -210,95 +90,95 @@ func TestNpmEndToEnd(t *testing.T) {
 		t.Skip("-short")
 	}
 	live := startLive(t, config.Default().FeatureFlags|config.StrictIntegrity, func(o *Options) { o.OpenRegistration = true })
-	npm := newNpmEnv(t, live.url)
+	npm := registrytest.NewNpm(t, live.url)
 	work := t.TempDir()
 
 	// Login: npm 11 tries web login first, gets a 4xx and falls back to
 	// the legacy PUT.
-	out := npm.interactive(work, map[string]string{"Username:": "alice", "Password:": "pw-alice-secret"}, "login")
+	out := npm.Interactive(work, map[string]string{"Username:": "alice", "Password:": "pw-alice-secret"}, "login")
 	if !strings.Contains(out, "Logged in") {
 		t.Fatalf("login output: %s", out)
 	}
-	if got := strings.TrimSpace(npm.run(work, false, "whoami")); got != "alice" {
+	if got := strings.TrimSpace(npm.Run(work, false, "whoami")); got != "alice" {
 		t.Fatalf("whoami: %q", got)
 	}
 
 	// adduser creates a publish user (open registration is on here).
-	carol := newNpmEnv(t, live.url)
-	out = carol.interactive(work, map[string]string{"Username:": "carol", "Password:": "carol-pass-1", "(this will be public)": "carol@example.com"}, "adduser")
+	carol := registrytest.NewNpm(t, live.url)
+	out = carol.Interactive(work, map[string]string{"Username:": "carol", "Password:": "carol-pass-1", "(this will be public)": "carol@example.com"}, "adduser")
 	if !strings.Contains(out, "Logged in") {
 		t.Fatalf("adduser output: %s", out)
 	}
-	if got := strings.TrimSpace(carol.run(work, false, "whoami")); got != "carol" {
+	if got := strings.TrimSpace(carol.Run(work, false, "whoami")); got != "carol" {
 		t.Fatalf("carol whoami: %q", got)
 	}
 
 	// Publish: unscoped, several versions, a next tag; scoped with a dep.
 	pkg := filepath.Join(work, "e2e-pkg")
 	for _, v := range []string{"1.0.0", "1.1.0"} {
-		writePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": v, "description": "e2e package", "main": "index.js", "keywords": []string{"bun13e2e"}, "license": "MIT"},
+		registrytest.WritePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": v, "description": "e2e package", "main": "index.js", "keywords": []string{"bun13e2e"}, "license": "MIT"},
 			map[string]string{"index.js": fmt.Sprintf("module.exports = %q;\n", v)})
-		npm.run(pkg, false, "publish")
+		npm.Run(pkg, false, "publish")
 	}
-	writePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "2.0.0-rc.1", "main": "index.js", "license": "MIT"},
+	registrytest.WritePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "2.0.0-rc.1", "main": "index.js", "license": "MIT"},
 		map[string]string{"index.js": "module.exports = 'rc';\n"})
-	npm.run(pkg, false, "publish", "--tag", "next")
+	npm.Run(pkg, false, "publish", "--tag", "next")
 	lib := filepath.Join(work, "lib")
-	writePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.0", "description": "scoped e2e lib", "main": "index.js",
+	registrytest.WritePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.0", "description": "scoped e2e lib", "main": "index.js",
 		"dependencies": map[string]string{"e2e-pkg": "^1.0.0"}, "license": "MIT"},
 		map[string]string{"index.js": "module.exports = require('e2e-pkg');\n"})
-	npm.run(lib, false, "publish", "--access", "public")
+	npm.Run(lib, false, "publish", "--access", "public")
 
 	// A package with an install script and a bin entry (as a string, so
 	// npm normalizes it): the packument carries the tarball's values.
 	tool := filepath.Join(work, "tool")
-	writePkg(t, tool, map[string]any{"name": "toolpkg", "version": "1.0.0", "main": "index.js", "license": "MIT",
-		"bin": "./cli.js", "scripts": map[string]string{"postinstall": postinstallScript}},
+	registrytest.WritePkg(t, tool, map[string]any{"name": "toolpkg", "version": "1.0.0", "main": "index.js", "license": "MIT",
+		"bin": "./cli.js", "scripts": map[string]string{"postinstall": registrytest.PostinstallScript}},
 		map[string]string{"index.js": "module.exports = 'tool';\n", "cli.js": "#!/usr/bin/env node\nconsole.log('toolpkg');\n"})
-	npm.run(tool, false, "publish")
-	checkServedScriptsAndBin(t, live.url, "toolpkg", map[string]string{"toolpkg": "cli.js"})
+	npm.Run(tool, false, "publish")
+	registrytest.CheckServedScriptsAndBin(t, httpClient, live.url, "toolpkg", map[string]string{"toolpkg": "cli.js"})
 
 	// A second publish of the same version is refused.
 	// npm itself checks first; the registry's 403 backs it up.
-	out = npm.run(lib, true, "publish")
+	out = npm.Run(lib, true, "publish")
 	if !strings.Contains(out, "403") && !strings.Contains(out, "previously published") {
 		t.Errorf("republish: %s", out)
 	}
 
 	// dist-tags.
-	tags := npm.run(work, false, "dist-tag", "ls", "e2e-pkg")
+	tags := npm.Run(work, false, "dist-tag", "ls", "e2e-pkg")
 	if !strings.Contains(tags, "latest: 1.1.0") || !strings.Contains(tags, "next: 2.0.0-rc.1") {
 		t.Errorf("dist-tag ls: %s", tags)
 	}
-	npm.run(work, false, "dist-tag", "add", "e2e-pkg@1.0.0", "stable")
-	npm.run(work, false, "dist-tag", "add", "@e2e/lib@1.0.0", "beta")
-	if tags := npm.run(work, false, "dist-tag", "ls", "@e2e/lib"); !strings.Contains(tags, "beta: 1.0.0") {
+	npm.Run(work, false, "dist-tag", "add", "e2e-pkg@1.0.0", "stable")
+	npm.Run(work, false, "dist-tag", "add", "@e2e/lib@1.0.0", "beta")
+	if tags := npm.Run(work, false, "dist-tag", "ls", "@e2e/lib"); !strings.Contains(tags, "beta: 1.0.0") {
 		t.Errorf("scoped dist-tag ls: %s", tags)
 	}
-	npm.run(work, false, "dist-tag", "rm", "e2e-pkg", "stable")
-	if tags := npm.run(work, false, "dist-tag", "ls", "e2e-pkg"); strings.Contains(tags, "stable") {
+	npm.Run(work, false, "dist-tag", "rm", "e2e-pkg", "stable")
+	if tags := npm.Run(work, false, "dist-tag", "ls", "e2e-pkg"); strings.Contains(tags, "stable") {
 		t.Errorf("dist-tag rm: %s", tags)
 	}
 
 	// view.
 	var versions []string
-	if err := json.Unmarshal([]byte(npm.run(work, false, "view", "e2e-pkg", "versions", "--json")), &versions); err != nil {
+	if err := json.Unmarshal([]byte(npm.Run(work, false, "view", "e2e-pkg", "versions", "--json")), &versions); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(versions, ",") != "1.0.0,1.1.0,2.0.0-rc.1" {
 		t.Errorf("versions: %v", versions)
 	}
-	if out := npm.run(work, false, "view", "@e2e/lib", "dependencies.e2e-pkg"); strings.TrimSpace(out) != "^1.0.0" {
+	if out := npm.Run(work, false, "view", "@e2e/lib", "dependencies.e2e-pkg"); strings.TrimSpace(out) != "^1.0.0" {
 		t.Errorf("view dependencies: %q", out)
 	}
 
 	// install into a fresh project.
 	app := filepath.Join(work, "app")
-	writePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
-	npm.run(app, false, "install", "@e2e/lib", "toolpkg")
-	checkBinLinked(t, app, "toolpkg")
-	checkPostinstallRan(t, app, "toolpkg")
-	if out := npm.run(app, false, "exec", "--", "toolpkg"); !strings.Contains(out, "toolpkg") {
+	registrytest.WritePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
+	npm.Run(app, false, "install", "@e2e/lib", "toolpkg")
+	registrytest.CheckBinLinked(t, app, "toolpkg")
+	registrytest.CheckPostinstallRan(t, app, "toolpkg")
+	if out := npm.Run(app, false, "exec", "--", "toolpkg"); !strings.Contains(out, "toolpkg") {
 		t.Errorf("npm exec toolpkg: %q", out)
 	}
 	got, err := os.ReadFile(filepath.Join(app, "node_modules", "e2e-pkg", "index.js"))
@@ -338,78 +218,78 @@ func TestNpmEndToEnd(t *testing.T) {
 	}
 	// A second install from the lockfile in a clean tree (npm ci).
 	os.RemoveAll(filepath.Join(app, "node_modules"))
-	npm.run(app, false, "ci")
+	npm.Run(app, false, "ci")
 	if _, err := os.Stat(filepath.Join(app, "node_modules", "e2e-pkg", "index.js")); err != nil {
 		t.Errorf("npm ci: %v", err)
 	}
 
 	// search.
-	out = npm.run(work, false, "search", "bun13e2e")
+	out = npm.Run(work, false, "search", "bun13e2e")
 	if !strings.Contains(out, "e2e-pkg") {
 		t.Errorf("search: %s", out)
 	}
-	out = npm.run(work, false, "search", "--json", "e2e")
+	out = npm.Run(work, false, "search", "--json", "e2e")
 	var hits []map[string]any
 	if err := json.Unmarshal([]byte(out), &hits); err != nil || len(hits) != 2 {
 		t.Errorf("search --json: %v %s", err, out)
 	}
 
 	// deprecate.
-	npm.run(work, false, "deprecate", "e2e-pkg@1.0.0", "use 1.1.0")
-	if out := npm.run(work, false, "view", "e2e-pkg@1.0.0", "deprecated"); strings.TrimSpace(out) != "use 1.1.0" {
+	npm.Run(work, false, "deprecate", "e2e-pkg@1.0.0", "use 1.1.0")
+	if out := npm.Run(work, false, "view", "e2e-pkg@1.0.0", "deprecated"); strings.TrimSpace(out) != "use 1.1.0" {
 		t.Errorf("deprecated: %q", out)
 	}
 
 	// unpublish one version.
-	npm.run(work, false, "unpublish", "e2e-pkg@1.1.0")
+	npm.Run(work, false, "unpublish", "e2e-pkg@1.1.0")
 	versions = nil
-	json.Unmarshal([]byte(npm.run(work, false, "view", "e2e-pkg", "versions", "--json")), &versions)
+	json.Unmarshal([]byte(npm.Run(work, false, "view", "e2e-pkg", "versions", "--json")), &versions)
 	if strings.Join(versions, ",") != "1.0.0,2.0.0-rc.1" {
 		t.Errorf("versions after unpublish: %v", versions)
 	}
 	// npm moves latest itself (to the highest remaining version, by its
 	// own sort) and the registry keeps what it sent, as the public one does.
-	if out := npm.run(work, false, "view", "e2e-pkg", "dist-tags.latest"); strings.TrimSpace(out) != "2.0.0-rc.1" {
+	if out := npm.Run(work, false, "view", "e2e-pkg", "dist-tags.latest"); strings.TrimSpace(out) != "2.0.0-rc.1" {
 		t.Errorf("latest after unpublish: %q", out)
 	}
 	// and it can never come back.
-	writePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "1.1.0", "main": "index.js"}, map[string]string{"index.js": "x"})
-	npm.run(pkg, true, "publish")
+	registrytest.WritePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "1.1.0", "main": "index.js"}, map[string]string{"index.js": "x"})
+	npm.Run(pkg, true, "publish")
 
 	// A read-role user cannot publish.
-	reader := newNpmEnv(t, live.url)
-	reader.interactive(work, map[string]string{"Username:": "reader", "Password:": "pw-reader-secret"}, "login")
-	writePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "3.0.0", "main": "index.js"}, map[string]string{"index.js": "x"})
-	out = reader.run(pkg, true, "publish")
+	reader := registrytest.NewNpm(t, live.url)
+	reader.Interactive(work, map[string]string{"Username:": "reader", "Password:": "pw-reader-secret"}, "login")
+	registrytest.WritePkg(t, pkg, map[string]any{"name": "e2e-pkg", "version": "3.0.0", "main": "index.js"}, map[string]string{"index.js": "x"})
+	out = reader.Run(pkg, true, "publish")
 	if !strings.Contains(out, "403") {
 		t.Errorf("read-role publish: %s", out)
 	}
 	// Nor can another publish-role user publish alice's package.
-	out = carol.run(pkg, true, "publish")
+	out = carol.Run(pkg, true, "publish")
 	if !strings.Contains(out, "403") {
 		t.Errorf("non-maintainer publish: %s", out)
 	}
 
 	// Owners: alice adds carol, who may then publish.
-	npm.run(work, false, "owner", "add", "carol", "@e2e/lib")
-	if out := npm.run(work, false, "owner", "ls", "@e2e/lib"); !strings.Contains(out, "carol") || !strings.Contains(out, "alice") {
+	npm.Run(work, false, "owner", "add", "carol", "@e2e/lib")
+	if out := npm.Run(work, false, "owner", "ls", "@e2e/lib"); !strings.Contains(out, "carol") || !strings.Contains(out, "alice") {
 		t.Errorf("owner ls: %s", out)
 	}
-	writePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.1", "main": "index.js", "license": "MIT"}, map[string]string{"index.js": "x"})
-	carol.run(lib, false, "publish", "--access", "public")
+	registrytest.WritePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.1", "main": "index.js", "license": "MIT"}, map[string]string{"index.js": "x"})
+	carol.Run(lib, false, "publish", "--access", "public")
 
 	// Unpublish a whole package: gone, and its name@version never returns.
-	npm.run(work, false, "unpublish", "@e2e/lib", "--force")
-	npm.run(work, true, "view", "@e2e/lib")
-	writePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.1", "main": "index.js", "license": "MIT"}, map[string]string{"index.js": "y"})
-	npm.run(lib, true, "publish", "--access", "public")
+	npm.Run(work, false, "unpublish", "@e2e/lib", "--force")
+	npm.Run(work, true, "view", "@e2e/lib")
+	registrytest.WritePkg(t, lib, map[string]any{"name": "@e2e/lib", "version": "1.0.1", "main": "index.js", "license": "MIT"}, map[string]string{"index.js": "y"})
+	npm.Run(lib, true, "publish", "--access", "public")
 
 	// Tokens API and logout.
-	if out := npm.run(work, false, "token", "list", "--json"); !strings.Contains(out, `"key"`) {
+	if out := npm.Run(work, false, "token", "list", "--json"); !strings.Contains(out, `"key"`) {
 		t.Errorf("token list: %s", out)
 	}
-	npm.run(work, false, "logout")
-	npm.run(work, true, "whoami")
+	npm.Run(work, false, "logout")
+	npm.Run(work, true, "whoami")
 }
 
 func httpGet(url string) ([]byte, error) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/proxy"
+	"github.com/bun13/bun13/impl/registry/registrytest"
 	"github.com/bun13/bun13/impl/registry/storage"
 )
 
@@ -73,10 +74,10 @@ func TestUplinkTwoRegistries(t *testing.T) {
 	}
 
 	if _, err := exec.LookPath("npm"); err == nil {
-		n := newNpmEnv(t, bURL)
+		n := registrytest.NewNpm(t, bURL)
 		proj := t.TempDir()
-		writePkg(t, proj, map[string]any{"name": "consumer", "version": "1.0.0", "private": true}, nil)
-		out := n.run(proj, false, "install", "uplinked@1.0.0", "@acme/scoped-up")
+		registrytest.WritePkg(t, proj, map[string]any{"name": "consumer", "version": "1.0.0", "private": true}, nil)
+		out := n.Run(proj, false, "install", "uplinked@1.0.0", "@acme/scoped-up")
 		t.Logf("npm install through B: %s", strings.TrimSpace(out))
 		for _, p := range []string{"node_modules/uplinked/package.json", "node_modules/@acme/scoped-up/package.json"} {
 			if _, err := os.Stat(filepath.Join(proj, p)); err != nil {
