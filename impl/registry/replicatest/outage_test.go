@@ -82,9 +82,9 @@ func TestKilledReplicaLosesNoAcknowledgedPublish(t *testing.T) {
 		t.Errorf("only %d of %d publishes acknowledged", len(acked), attempts)
 	}
 	for _, r := range []*Replica{c.Replicas[0], c.Replicas[2]} {
-		checkServed(t, cl, r.URL, "survivor", acked)
+		checkServed(t, cl, c.URL, r.URL, "survivor", acked)
 	}
-	checkServed(t, cl, c.URL, "survivor", acked)
+	checkServed(t, cl, c.URL, c.URL, "survivor", acked)
 }
 
 // trafficLoop GETs url through cl every 20 ms until stop is closed and
@@ -188,7 +188,7 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatalf("publish: %d %v %s", r.Status, err, r.Body)
 	}
 	for _, r := range c.Replicas {
-		checkServed(t, cl, r.URL, cached.Name, []Version{cached})
+		checkServed(t, cl, c.URL, r.URL, cached.Name, []Version{cached})
 	}
 	stop := make(chan struct{})
 	wait := trafficLoop(cl, c.URL+"/"+cached.Name, stop)
@@ -279,7 +279,7 @@ func TestBlobStoreDown(t *testing.T) {
 	}
 	// Every replica reads held (packument and tarball): each keeps a copy.
 	for _, r := range c.Replicas {
-		checkServed(t, cl, r.URL, held.Name, []Version{held})
+		checkServed(t, cl, c.URL, r.URL, held.Name, []Version{held})
 		if _, res, err := GetPackument(cl, r.URL, unheld.Name); err != nil || res.Status != http.StatusOK {
 			t.Fatalf("%s: %d %v", r.ID, res.Status, err)
 		}

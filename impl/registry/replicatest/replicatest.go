@@ -374,7 +374,8 @@ pid {{dir}}/nginx.pid;
 error_log {{dir}}/error.log warn;
 events { worker_connections 1024; }
 http {
-	access_log {{dir}}/access.log;
+	log_format upstream '$upstream_addr $status $request_method $uri';
+	access_log {{dir}}/access.log upstream;
 	client_body_temp_path {{dir}}/tmp/body;
 	proxy_temp_path {{dir}}/tmp/proxy;
 	fastcgi_temp_path {{dir}}/tmp/fastcgi;
@@ -439,6 +440,27 @@ func (c *Cluster) startNginx(bin string, port int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// Served counts, from nginx's access log, the requests each replica
+// answered through the balancer (keyed by Replica.ID; a request nginx
+// retried on another replica counts for each one it tried).
+func (c *Cluster) Served() map[string]int {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "nginx", "access.log"))
+	byAddr := map[string]string{}
+	for _, r := range c.Replicas {
+		byAddr[r.addr] = r.ID
+	}
+	n := map[string]int{}
+	for _, line := range strings.Split(string(b), "\n") {
+		ups, _, _ := strings.Cut(line, " ")
+		for _, a := range strings.Split(ups, ", ") {
+			if id, ok := byAddr[a]; ok {
+				n[id]++
+			}
+		}
+	}
+	return n
 }
 
 func (c *Cluster) stopAll() {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func sri(b []byte) string {
 // checkServed fetches every version of want from base's packument, then
 // each tarball from the URL the packument gives, and checks the tarball's
 // bytes against the integrity the publisher sent.
-func checkServed(t *testing.T, cl *http.Client, base, name string, want []Version) {
+func checkServed(t *testing.T, cl *http.Client, lb, base, name string, want []Version) {
 	t.Helper()
 	p, r, err := GetPackument(cl, base, name)
 	if err != nil || r.Status != http.StatusOK {
@@ -84,6 +85,9 @@ func checkServed(t *testing.T, cl *http.Client, base, name string, want []Versio
 		}
 		if pv.Dist.Integrity != v.Integrity {
 			t.Errorf("%s@%s: packument integrity %s, publisher sent %s", name, v.Version, pv.Dist.Integrity, v.Integrity)
+		}
+		if !strings.HasPrefix(pv.Dist.Tarball, lb+"/") {
+			t.Errorf("%s@%s: tarball URL %s does not point at the balancer %s", name, v.Version, pv.Dist.Tarball, lb)
 		}
 		tr, err := Do(cl, http.MethodGet, pv.Dist.Tarball, "", nil)
 		if err != nil || tr.Status != http.StatusOK {
@@ -139,7 +143,7 @@ func TestConcurrentDistinctVersions(t *testing.T) {
 	}
 	// Every replica serves all 100, each tarball matching its publisher's.
 	for _, r := range c.Replicas {
-		checkServed(t, cl, r.URL, "many-versions", vs)
+		checkServed(t, cl, c.URL, r.URL, "many-versions", vs)
 	}
 	p, _, _ := GetPackument(cl, c.URL, "many-versions")
 	if len(p.Versions) != n {
@@ -202,7 +206,7 @@ func TestConcurrentSameVersion(t *testing.T) {
 			t.Fatalf("round %d: no publisher won", round)
 		}
 		for _, r := range c.Replicas {
-			checkServed(t, cl, r.URL, "same-version", []Version{pubs[winner]})
+			checkServed(t, cl, c.URL, r.URL, "same-version", []Version{pubs[winner]})
 		}
 	}
 }
@@ -286,7 +290,7 @@ func TestReadYourWrites(t *testing.T) {
 		t.Fatalf("publish: %d %v", r.Status, err)
 	}
 	for _, r := range c.Replicas {
-		checkServed(t, cl, r.URL, "ryw", []Version{first})
+		checkServed(t, cl, c.URL, r.URL, "ryw", []Version{first})
 	}
 	s := visibleAfter(t, c, cl, token, "ryw", 60, 5*time.Second)
 	t.Logf("publish ack -> visible on another replica: %d samples, p50 %v, p99 %v, max %v",
