@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/registry/pkgname"
@@ -52,11 +54,24 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 	ctx = context.WithoutCancel(ctx)
 	unlock := s.locks.lock(name)
 	defer unlock()
+	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		d, after, err := s.writeOnce(ctx, name, attempt > 1, fn)
-		if errors.Is(err, docs.ErrConflict) && attempt < writeAttempts {
-			s.log.Debug("write conflict, retrying", "package", name, "attempt", attempt)
-			continue
+		if errors.Is(err, docs.ErrConflict) {
+			// Another replica wrote the package in between. Under heavy
+			// contention a writer can lose many times in a row (the
+			// winner's replica goes on with its next writer at once), so
+			// the retries are bounded by time, not only by count: at
+			// least writeAttempts, and for as long as one store call may
+			// take. Past that the conflict is reported as what it is, a
+			// transient condition (503, retry later), not a server error.
+			if attempt < writeAttempts || time.Since(start) < s.storeWait {
+				s.log.Debug("write conflict, retrying", "package", name, "attempt", attempt)
+				// A little jitter, so replicas do not retry in lockstep.
+				time.Sleep(rand.N(time.Duration(min(attempt, 10)) * time.Millisecond))
+				continue
+			}
+			return nil, &unavailable{fmt.Errorf("write of %s lost to other writers %d times in %v: %w", name, attempt, time.Since(start).Round(time.Millisecond), err)}
 		}
 		if err != nil {
 			return nil, err
