@@ -127,7 +127,14 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.Bin == "" {
 		t.Fatal("replicatest: Options.Bin is required (Build)")
 	}
-	nginx := testenv.LookPath(t, "nginx", InstallNginx)
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		// Debian's nginx is in /usr/sbin, not on every user's PATH.
+		if _, serr := os.Stat("/usr/sbin/nginx"); serr != nil {
+			testenv.Missing(t, "nginx", InstallNginx)
+		}
+		nginx = "/usr/sbin/nginx"
+	}
 	if o.Replicas == 0 {
 		o.Replicas = 3
 	}
@@ -358,6 +365,21 @@ func (c *Cluster) WaitReady(r *Replica, limit time.Duration) {
 	}
 }
 
+// problems returns the first max warning or error lines of a JSON log,
+// but for request lines of 503s (an outage test causes those on purpose).
+func problems(log string, max int) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if len(out) == max {
+			break
+		}
+		if (strings.Contains(l, `"level":"ERROR"`) || strings.Contains(l, `"level":"WARN"`)) && !strings.Contains(l, `"status":503`) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return "..." + s[len(s)-n:]
@@ -483,7 +505,7 @@ func (c *Cluster) stopAll() {
 	wg.Wait()
 	if c.t.Failed() {
 		for _, r := range c.Replicas {
-			c.t.Logf("log of %s:\n%s", r.ID, tail(r.Log(), 3000))
+			c.t.Logf("log of %s (warnings and errors, then the end):\n%s\n%s", r.ID, problems(r.Log(), 30), tail(r.Log(), 1500))
 		}
 	}
 }
