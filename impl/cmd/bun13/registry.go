@@ -87,13 +87,17 @@ const (
 
 func (e *env) registryCmd(args []string) error {
 	if len(args) == 0 {
-		return usagef("registry: want a subcommand: serve")
+		return usagef("registry: want a subcommand: serve, top, migrate or sweep")
 	}
 	switch args[0] {
 	case "serve":
 		return e.registryServe(args[1:])
 	case "top":
 		return runTop(e, args[1:])
+	case "migrate":
+		return e.registryMigrate(args[1:])
+	case "sweep":
+		return e.registrySweep(args[1:])
 	}
 	return usagef("registry: unknown subcommand %q", args[0])
 }
