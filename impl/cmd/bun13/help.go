@@ -60,6 +60,8 @@ var synopsis = map[string]string{
 	"frame encode":        "--type T --offset O --value V",
 	"registry serve":      "[flags]   (every flag also has an environment variable: see go doc ./impl/cmd/bun13)",
 	"top":                 "[--url URL] [--token T]",
+	"registry migrate":    "--from DATA_DIR --database URL --blobs URL",
+	"registry sweep":      "--database URL --blobs URL [--grace D] [--dry-run]",
 	"proxy test":          "[--timeout D] URL",
 	"status":              "[--file F] [--registry URL] [--json]",
 	"metrics":             "[--registry URL] [--summary]",
@@ -108,6 +110,8 @@ come before or after the subcommand. bun13 config SUBCOMMAND --help for its flag
 	"validate": `usage: bun13 validate headers 'Name: value'... | NAME VALUE   (same as bun13 headers validate)
 `,
 	"registry": `usage: bun13 registry serve [flags] | top [--url URL] [--token T]
+       bun13 registry migrate --from DATA_DIR --database URL --blobs URL
+       bun13 registry sweep --database URL --blobs URL [--grace D] [--dry-run]
 
 bun13 registry serve --help lists the server's flags.
 `,

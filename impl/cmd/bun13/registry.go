@@ -8,7 +8,18 @@ package main
 //	    [--rate-login N] [--trusted-proxies CIDR,...] [--open-registration]
 //	    [--token-ttl D] [--access-log=false] [--log-level L]
 //	    [--rewrite-registry-hash] [--drain-period D]
+//	    [--cache-entries N] [--tarball-cache BYTES]
+//	    [--database URL --blobs URL [--redis URL] [--replica-id NAME]
+//	     [--cache-ttl D] [--store-timeout D] [--database-conns N]]
 //	bun13 registry top [--url URL] [--token T]   (same as bun13 top)
+//	bun13 registry migrate --from DATA_DIR --database URL --blobs URL
+//	bun13 registry sweep --database URL --blobs URL [--grace D] [--dry-run]
+//
+// With --database and --blobs the server is one replica of a fleet
+// sharing PostgreSQL and a blob store (impl/registry/README.md,
+// Distributed mode); registry migrate copies a single-node data
+// directory into them, registry sweep deletes tarballs no document
+// refers to.
 //
 // With --upstream, packages not stored here are fetched from that registry
 // (impl/proxy: cached, integrity-checked, served stale when it is down,
@@ -26,7 +37,11 @@ package main
 // BUN13_REGISTRY_RATE_LOGIN, BUN13_REGISTRY_TRUSTED_PROXIES,
 // BUN13_REGISTRY_OPEN_REGISTRATION, BUN13_REGISTRY_TOKEN_TTL,
 // BUN13_REGISTRY_ACCESS_LOG, BUN13_REGISTRY_LOG_LEVEL,
-// BUN13_REGISTRY_DRAIN_PERIOD); a flag beats its variable.
+// BUN13_REGISTRY_DRAIN_PERIOD, BUN13_REGISTRY_CACHE_ENTRIES,
+// BUN13_REGISTRY_TARBALL_CACHE, BUN13_REGISTRY_DATABASE,
+// BUN13_REGISTRY_BLOBS, BUN13_REGISTRY_REDIS, BUN13_REGISTRY_REPLICA_ID,
+// BUN13_REGISTRY_CACHE_TTL, BUN13_REGISTRY_STORE_TIMEOUT,
+// BUN13_REGISTRY_DATABASE_CONNS); a flag beats its variable.
 //
 // GET /-/healthz is the liveness probe, GET /-/readyz the readiness probe
 // (storage writable, lockfile valid and applied). On SIGTERM readiness
@@ -87,13 +102,17 @@ const (
 
 func (e *env) registryCmd(args []string) error {
 	if len(args) == 0 {
-		return usagef("registry: want a subcommand: serve")
+		return usagef("registry: want a subcommand: serve, top, migrate or sweep")
 	}
 	switch args[0] {
 	case "serve":
 		return e.registryServe(args[1:])
 	case "top":
 		return runTop(e, args[1:])
+	case "migrate":
+		return e.registryMigrate(args[1:])
+	case "sweep":
+		return e.registrySweep(args[1:])
 	}
 	return usagef("registry: unknown subcommand %q", args[0])
 }

@@ -114,6 +114,38 @@ func verify(data []byte, d dist) error {
 	return nil
 }
 
+// storedDoc is what a copy and a sweep read of a registry document.
+type storedDoc struct {
+	Versions map[string]struct {
+		Dist dist `json:"dist"`
+	} `json:"versions"`
+	// Blobs names the stored file of a version when it is not its
+	// tarball file (a shared registry's content-addressed files).
+	Blobs map[string]string `json:"blobs"`
+}
+
+func (d *storedDoc) file(name, version string) string {
+	if f, ok := d.Blobs[version]; ok {
+		return f
+	}
+	return pkgname.TarballFile(name, version)
+}
+
+// Files returns the blob files the registry document raw of package
+// name refers to: one per live version.
+func Files(name string, raw []byte) ([]string, error) {
+	var d storedDoc
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return nil, err
+	}
+	files := make([]string, 0, len(d.Versions))
+	for v := range d.Versions {
+		files = append(files, d.file(name, v))
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
 func copyOne(ctx context.Context, from, to Stores, name string, sum *Summary) error {
 	if _, err := to.Docs.Revision(ctx, name); err == nil {
 		sum.Skipped++
@@ -125,11 +157,7 @@ func copyOne(ctx context.Context, from, to Stores, name string, sum *Summary) er
 	if err != nil {
 		return fmt.Errorf("transfer: %s: %w", name, err)
 	}
-	var d struct {
-		Versions map[string]struct {
-			Dist dist `json:"dist"`
-		} `json:"versions"`
-	}
+	var d storedDoc
 	if err := json.Unmarshal(raw, &d); err != nil {
 		sum.Failed[name] = "document is not JSON: " + err.Error()
 		return nil
@@ -142,7 +170,7 @@ func copyOne(ctx context.Context, from, to Stores, name string, sum *Summary) er
 	var tarballs int
 	var size int64
 	for _, v := range versions {
-		file := pkgname.TarballFile(name, v)
+		file := d.file(name, v)
 		data, err := read(ctx, from.Blobs, name, file)
 		if errors.Is(err, blobs.ErrNotFound) {
 			sum.Failed[name] = "tarball " + file + " is missing"

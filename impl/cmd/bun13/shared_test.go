@@ -1,0 +1,125 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/bun13/bun13/impl/registry/registrytest"
+	"github.com/bun13/bun13/impl/testenv"
+	"github.com/bun13/bun13/impl/testenv/pgtemp"
+)
+
+// sharedURLs are a fresh database and bucket prefix for a test.
+func sharedURLs(t *testing.T) (db, bucket string) {
+	t.Helper()
+	base := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	sep := "&"
+	if !strings.Contains(base, "?") {
+		sep = "?"
+	}
+	return pgtemp.New(t), base + sep + "prefix=cmd-" + hex.EncodeToString(r[:]) + "/"
+}
+
+func get(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, b
+}
+
+// TestRegistryMigrate: a single-node data directory moves into the
+// distributed stores: every package and tarball, checked on the way; a
+// package whose tarball is damaged is named and not copied; a second run
+// copies nothing new and, once the damage is repaired, resumes.
+func TestRegistryMigrate(t *testing.T) {
+	db, bucket := sharedURLs(t)
+	s := serveRegistry(t)
+	m := regexp.MustCompile(`one-time password: (\S+)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no admin password in %q", s.stdout.String())
+	}
+	tok := login(t, s.url, "admin", m[1])
+	for _, p := range []struct{ name, version string }{
+		{"mig-a", "1.0.0"}, {"mig-a", "1.1.0"}, {"@mig/b", "2.0.0"}, {"mig-broken", "1.0.0"},
+	} {
+		tgz := registrytest.Tarball(p.name, p.version)
+		if code, body := httpJSON(t, "PUT", s.url+"/"+registrytest.EscapeName(p.name), tok, registrytest.PublishDoc(p.name, p.version, tgz)); code != 201 {
+			t.Fatalf("publish %s@%s: %d %v", p.name, p.version, code, body)
+		}
+	}
+	if code := s.stop(); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	data := filepath.Join(s.dir, "data")
+	broken := filepath.Join(data, "packages", "mig-broken", "mig-broken-1.0.0.tgz")
+	good, err := os.ReadFile(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, append([]byte("x"), good...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"registry", "migrate", "--from", data, "--database", db, "--blobs", bucket}
+	out, errs, code := cliRun(t, "", nil, "", args...)
+	if code == 0 || !strings.Contains(out, "2 packages copied (3 tarballs") || !strings.Contains(errs, "not copied: mig-broken: tarball mig-broken-1.0.0.tgz: sha512 does not match") {
+		t.Fatalf("migrate with a damaged tarball: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+	if err := os.WriteFile(broken, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cliRun(t, "", nil, "", args...)
+	if code != 0 || !strings.Contains(out, "1 packages copied (1 tarballs") || !strings.Contains(out, "2 already there") {
+		t.Fatalf("migrate again: exit %d\nstdout %s\nstderr %s", code, out, errs)
+	}
+
+	// A replica on the stores serves what was migrated.
+	r := serveRegistry(t, "--database", db, "--blobs", bucket)
+	for _, p := range []struct{ name, version string }{{"mig-a", "1.1.0"}, {"@mig/b", "2.0.0"}, {"mig-broken", "1.0.0"}} {
+		code, body := get(t, r.url+"/"+registrytest.EscapeName(p.name))
+		if code != 200 || !strings.Contains(string(body), `"`+p.version+`"`) {
+			t.Fatalf("GET %s after migrate: %d %s", p.name, code, body)
+		}
+		_, bare, _ := strings.Cut(p.name, "/")
+		if bare == "" {
+			bare = p.name
+		}
+		code, tgz := get(t, r.url+"/"+p.name+"/-/"+bare+"-"+p.version+".tgz")
+		if want := registrytest.Tarball(p.name, p.version); code != 200 || string(tgz) != string(want) {
+			t.Fatalf("tarball of %s@%s after migrate: %d, %d bytes (want %d)", p.name, p.version, code, len(tgz), len(want))
+		}
+	}
+	code, body := get(t, r.url+"/-/v1/search?text=mig")
+	if code != 200 || !strings.Contains(string(body), `"total":3`) {
+		t.Fatalf("search after migrate: %d %s", code, body)
+	}
+}
+
+// TestSharedFlagsUsage: the distributed flags go together.
+func TestSharedFlagsUsage(t *testing.T) {
+	for _, args := range [][]string{
+		{"registry", "serve", "--database", "postgres://x/y"},
+		{"registry", "serve", "--blobs", "file:///tmp/x"},
+		{"registry", "serve", "--redis", "redis://127.0.0.1:1/0"},
+		{"registry", "serve", "--database", "postgres://x/y", "--blobs", "file:///tmp/x", "--upstream", "https://registry.npmjs.org"},
+		{"registry", "migrate", "--database", "postgres://x/y", "--blobs", "file:///tmp/x"},
+		{"registry", "migrate", "--from", "/nonexistent"},
+		{"registry", "sweep"},
+	} {
+		if _, errs, code := cliRun(t, t.TempDir(), nil, "", args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errs)
+		}
+	}
+}
