@@ -123,6 +123,7 @@ func check503(t *testing.T, what string, r Result, err error, took, bound time.D
 	if took > bound {
 		t.Errorf("%s took %v, more than the store timeout allows (%v)", what, took, bound)
 	}
+	t.Logf("%s: %d in %v", what, r.Status, took.Round(time.Millisecond))
 }
 
 // timed runs f and returns its result and how long it took.
@@ -238,7 +239,9 @@ func TestPostgresRestart(t *testing.T) {
 	t.Logf("every replica ready and publishing %v after PostgreSQL accepted connections again", time.Since(restarted))
 	// The change feeds reconnected (or the revision check covers for
 	// them): writes through one replica reach the others.
-	visibleAfter(t, c, cl, token, "pg-after-outage", 6, 5*time.Second)
+	if s, _ := visibleAfter(t, c, cl, token, "pg-after-outage", 6, 5*time.Second); len(s) != 12 {
+		t.Errorf("%d visibility samples after the restart, want 12", len(s))
+	}
 	close(stop)
 	counts := wait()
 	t.Logf("cached packument through the balancer during the outage: %v", counts)
@@ -310,6 +313,7 @@ func TestBlobStoreDown(t *testing.T) {
 	}
 
 	s3.Start()
+	back := time.Now()
 	for i, r := range c.Replicas {
 		eventually(t, 30*time.Second, r.ID+" recovers", func() error { return readyCheck(r.URL, "blobs", true) })
 		if res, err := Do(cl, http.MethodGet, tarURL(r.URL, unheld), "", nil); err != nil || res.Status != http.StatusOK || sri(res.Body) != unheld.Integrity {
@@ -320,4 +324,5 @@ func TestBlobStoreDown(t *testing.T) {
 			t.Errorf("%s: publish after the blob store is back: %d %v %s", r.ID, res.Status, err, res.Body)
 		}
 	}
+	t.Logf("every replica ready and publishing %v after versitygw listened again", time.Since(back))
 }
