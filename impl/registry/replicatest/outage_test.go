@@ -289,25 +289,33 @@ func TestBlobStoreDown(t *testing.T) {
 	}
 
 	s3.Stop()
+	// The replicas are checked at once: each slow answer takes up to the
+	// store timeout.
+	var wg sync.WaitGroup
 	for i, r := range c.Replicas {
-		res, err := Do(cl, http.MethodGet, tarURL(r.URL, held), "", nil)
-		if err != nil || res.Status != http.StatusOK || sri(res.Body) != held.Integrity {
-			t.Errorf("%s: held tarball while the blob store is down: %d %v", r.ID, res.Status, err)
-		}
-		if _, res, err := GetPackument(cl, r.URL, held.Name); err != nil || res.Status != http.StatusOK {
-			t.Errorf("%s: packument while the blob store is down: %d %v", r.ID, res.Status, err)
-		}
-		if i > 0 { // replica 1 published it and may hold it
-			res, err, took := timed(func() (Result, error) { return Do(cl, http.MethodGet, tarURL(r.URL, unheld), "", nil) })
-			check503(t, r.ID+": tarball no replica holds", res, err, took, bound)
-		}
-		v := NewVersion("blob-during-outage", fmt.Sprintf("1.0.%d", i), r.ID)
-		res, err, took := timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
-		check503(t, r.ID+": publish", res, err, took, bound)
-		if err := readyCheck(r.URL, "blobs", false); err != nil {
-			t.Error(err)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := Do(cl, http.MethodGet, tarURL(r.URL, held), "", nil)
+			if err != nil || res.Status != http.StatusOK || sri(res.Body) != held.Integrity {
+				t.Errorf("%s: held tarball while the blob store is down: %d %v", r.ID, res.Status, err)
+			}
+			if _, res, err := GetPackument(cl, r.URL, held.Name); err != nil || res.Status != http.StatusOK {
+				t.Errorf("%s: packument while the blob store is down: %d %v", r.ID, res.Status, err)
+			}
+			if i > 0 { // replica 1 published it and may hold it
+				res, err, took := timed(func() (Result, error) { return Do(cl, http.MethodGet, tarURL(r.URL, unheld), "", nil) })
+				check503(t, r.ID+": tarball no replica holds", res, err, took, bound)
+			}
+			v := NewVersion("blob-during-outage", fmt.Sprintf("1.0.%d", i), r.ID)
+			res, err, took := timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
+			check503(t, r.ID+": publish", res, err, took, bound)
+			if err := readyCheck(r.URL, "blobs", false); err != nil {
+				t.Error(err)
+			}
+		}()
 	}
+	wg.Wait()
 	if res, err := Do(cl, http.MethodGet, c.URL+"/-/v1/search?text=blob", "", nil); err != nil || res.Status != http.StatusOK || !strings.Contains(string(res.Body), held.Name) {
 		t.Errorf("search while the blob store is down: %d %v", res.Status, err)
 	}
