@@ -42,10 +42,16 @@ const (
 	InstallServices = pgtemp.Install
 )
 
-// Build compiles the bun13 command into dir and returns the binary's path.
-func Build(dir string) (string, error) {
+// Build compiles the bun13 command into dir and returns the binary's
+// path; with race, under the race detector (a replica that reports a
+// race fails the test using it, see Start).
+func Build(dir string, race bool) (string, error) {
 	bin := filepath.Join(dir, "bun13")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/bun13/bun13/impl/cmd/bun13")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "github.com/bun13/bun13/impl/cmd/bun13")...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
@@ -503,6 +509,12 @@ func (c *Cluster) stopAll() {
 		go func() { defer wg.Done(); r.Stop() }()
 	}
 	wg.Wait()
+	for _, r := range c.Replicas {
+		if log := r.Log(); strings.Contains(log, "WARNING: DATA RACE") {
+			i := strings.Index(log, "WARNING: DATA RACE")
+			c.t.Errorf("%s reported a data race:\n%s", r.ID, log[i:min(len(log), i+6000)])
+		}
+	}
 	if c.t.Failed() {
 		for _, r := range c.Replicas {
 			c.t.Logf("log of %s (warnings and errors, then the end):\n%s\n%s", r.ID, problems(r.Log(), 30), tail(r.Log(), 1500))

@@ -32,13 +32,14 @@ func TestMain(m *testing.M) {
 }
 
 // binary builds bun13 on first use, after the test has checked its
-// servers are there (a run that skips builds nothing).
+// servers are there (a run that skips builds nothing);
+// BUN13_REPLICATEST_RACE=1 builds the replicas with -race.
 func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "replicatest-bin-")
 		if buildErr == nil {
-			buildBin, buildErr = Build(buildDir)
+			buildBin, buildErr = Build(buildDir, os.Getenv("BUN13_REPLICATEST_RACE") == "1")
 		}
 	})
 	if buildErr != nil {
