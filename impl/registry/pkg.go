@@ -47,7 +47,7 @@ const writeAttempts = 16
 // stored (tarball deletions). After a conflict fn runs again on the
 // newer document, so it must not keep state across calls but what it
 // returns.
-func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, error) {
+func (s *Server) write(ctx context.Context, name string, fn func(d *Doc, exists bool) (before, after func(context.Context) error, err error)) (*Doc, error) {
 	// A publish that got this far is finished even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
 	unlock := s.locks.lock(name)
@@ -74,7 +74,7 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 	}
 }
 
-func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, func(context.Context) error, error) {
+func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *Doc, exists bool) (before, after func(context.Context) error, err error)) (*Doc, func(context.Context) error, error) {
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	var (
@@ -87,7 +87,7 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	} else {
 		e, rev, err = s.docs.Get(ctx, name)
 	}
-	var old *doc
+	var old *Doc
 	switch {
 	case err == nil:
 		old = e.doc
@@ -96,11 +96,11 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	default:
 		return nil, nil, s.storeErr(err)
 	}
-	var d *doc
+	var d *Doc
 	if old != nil {
-		d = old.clone()
+		d = old.Clone()
 	} else {
-		d = newDoc(name)
+		d = NewDoc(name)
 	}
 	before, after, err := fn(d, old != nil)
 	if err != nil {
@@ -127,8 +127,8 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 
 func (c *call) ctx() context.Context { return c.r.Context() }
 
-func (c *call) actor() actor {
-	return actor{name: c.id.User, email: c.id.Email, admin: c.id.Role == RoleAdmin}
+func (c *call) actor() Actor {
+	return Actor{Name: c.id.User, Email: c.id.Email, Admin: c.id.Role == RoleAdmin}
 }
 
 // liveEntry loads c.name for reading; on a miss it answers (Fallback or
@@ -143,7 +143,7 @@ func (c *call) liveEntry() *entry {
 		c.failErr(err)
 		return nil
 	}
-	if e == nil || !e.doc.live() {
+	if e == nil || !e.doc.Live() {
 		c.miss()
 		return nil
 	}
@@ -268,7 +268,7 @@ func (c *call) versionGET() {
 		c.miss()
 		return
 	}
-	c.raw(http.StatusOK, "application/json", e.doc.renderVersion(c.s.baseURL(c.r), v))
+	c.raw(http.StatusOK, "application/json", e.doc.RenderVersion(c.s.baseURL(c.r), v))
 }
 
 // tarballVersion validates the package name and the tarball file name of
@@ -301,7 +301,7 @@ func (c *call) tarball() {
 		c.failErr(err)
 		return
 	}
-	if e == nil || !e.doc.live() {
+	if e == nil || !e.doc.Live() {
 		c.miss()
 		return
 	}
@@ -322,7 +322,7 @@ func (c *call) tarball() {
 		return
 	}
 	h["Content-Type"] = octetCT
-	file := e.doc.storedFile(version)
+	file := e.doc.StoredFile(version)
 	key := c.name + "/" + file
 	if b, ok := c.s.blobs.get(key); ok {
 		h["Content-Length"] = []string{itoa(len(b))}
@@ -385,7 +385,7 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	defer release()
-	var body publishBody
+	var body PublishBody
 	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
 		c.failErr(err)
 		return
@@ -405,10 +405,10 @@ func (c *call) putPackument(rev string) {
 	strict := c.cfg.FeatureFlags&config.StrictIntegrity != 0
 	a := c.actor()
 	if len(body.Attachments) > 0 {
-		var pub *published
-		override := a.admin && c.r.URL.Query().Get("allow-similar") == "true"
-		d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-			p, err := d.applyPublish(&body, a, now, strict, c.s.tarLimits)
+		var pub *Published
+		override := a.Admin && c.r.URL.Query().Get("allow-similar") == "true"
+		d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+			p, err := d.ApplyPublish(&body, a, now, strict, c.s.tarLimits)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -422,32 +422,32 @@ func (c *call) putPackument(rev string) {
 				if d.Blobs == nil {
 					d.Blobs = map[string]string{}
 				}
-				p.file = blobFile(c.name, p.version, p.tarball)
-				d.Blobs[p.version] = p.file
+				p.File = BlobFile(c.name, p.Version, p.Tarball)
+				d.Blobs[p.Version] = p.File
 			}
 			pub = p
 			return func(ctx context.Context) error {
-				return c.s.blobStore.Put(ctx, c.name, p.file, p.tarball)
+				return c.s.blobStore.Put(ctx, c.name, p.File, p.Tarball)
 			}, nil, nil
 		})
 		if err != nil {
 			c.failErr(err)
 			return
 		}
-		c.s.log.Info("published", "package", c.name, "version", pub.version, "user", a.name, "bytes", len(pub.tarball))
-		c.json(http.StatusCreated, map[string]any{"ok": true, "success": true, "id": c.name, "rev": d.rev()})
+		c.s.log.Info("published", "package", c.name, "version", pub.Version, "user", a.Name, "bytes", len(pub.Tarball))
+		c.json(http.StatusCreated, map[string]any{"ok": true, "success": true, "id": c.name, "rev": d.CouchRev()})
 		return
 	}
 	var removed []string
-	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
+	d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
 		}
-		if rev != "" && rev != d.rev() {
-			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.rev())
+		if rev != "" && rev != d.CouchRev() {
+			return nil, nil, Errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
-		r, err := d.applyMetadata(&body, a, now)
+		r, err := d.ApplyMetadata(&body, a, now)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -459,16 +459,16 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	if len(removed) > 0 {
-		c.s.log.Info("unpublished", "package", c.name, "versions", removed, "user", a.name)
+		c.s.log.Info("unpublished", "package", c.name, "versions", removed, "user", a.Name)
 	}
-	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.rev()})
+	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.CouchRev()})
 }
 
 // storedFiles maps each live version of d to its blob file.
-func storedFiles(d *doc) map[string]string {
+func storedFiles(d *Doc) map[string]string {
 	m := make(map[string]string, len(d.Versions))
 	for v := range d.Versions {
-		m[v] = d.storedFile(v)
+		m[v] = d.StoredFile(v)
 	}
 	return m
 }
@@ -521,25 +521,25 @@ func (c *call) unpublishAll() {
 	now := c.s.now()
 	a := c.actor()
 	var all []string
-	_, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+	_, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
-		if err := d.checkWriter(a); err != nil {
+		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
-		if c.rev != d.rev() {
-			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.rev())
+		if c.rev != d.CouchRev() {
+			return nil, nil, Errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
-		all = d.unpublishAll(a, now, nil)
+		all = d.UnpublishAll(a, now, nil)
 		return nil, c.deleteTarballs(stored, all), nil
 	})
 	if err != nil {
 		c.failErr(err)
 		return
 	}
-	c.s.log.Info("unpublished package", "package", c.name, "versions", all, "user", a.name)
+	c.s.log.Info("unpublished package", "package", c.name, "versions", all, "user", a.Name)
 	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name})
 }
 
@@ -571,7 +571,7 @@ func (c *call) deleteTarball() {
 		return
 	}
 	d := e.doc
-	if err := d.checkWriter(c.actor()); err != nil {
+	if err := d.CheckWriter(c.actor()); err != nil {
 		c.failErr(err)
 		return
 	}
@@ -645,21 +645,21 @@ func (c *call) distTag() {
 	}
 	now := c.s.now()
 	a := c.actor()
-	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+	d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
-		if err := d.checkWriter(a); err != nil {
+		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
 		if del {
 			if _, ok := d.DistTags[c.tag]; !ok {
-				return nil, nil, errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
+				return nil, nil, Errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
 			}
 			delete(d.DistTags, c.tag)
 		} else {
 			if _, ok := d.Versions[version]; !ok {
-				return nil, nil, errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
+				return nil, nil, Errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
 			}
 			d.DistTags[c.tag] = version
 		}
@@ -670,7 +670,7 @@ func (c *call) distTag() {
 		c.failErr(err)
 		return
 	}
-	c.s.log.Info("dist-tag", "package", c.name, "tag", c.tag, "version", version, "delete", del, "user", a.name)
+	c.s.log.Info("dist-tag", "package", c.name, "tag", c.tag, "version", version, "delete", del, "user", a.Name)
 	status := http.StatusCreated
 	if del {
 		status = http.StatusOK

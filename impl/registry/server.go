@@ -392,9 +392,9 @@ func (s *Server) loadAll(ctx context.Context) error {
 }
 
 // account moves the stored gauges from old to new (either may be nil).
-func (s *Server) account(old, new *doc) {
-	count := func(d *doc) (int, int, int64) {
-		if d == nil || !d.live() {
+func (s *Server) account(old, new *Doc) {
+	count := func(d *Doc) (int, int, int64) {
+		if d == nil || !d.Live() {
 			return 0, 0, 0
 		}
 		var b int64
