@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bun13/bun13/impl/registry/packument"
 )
 
 // keyLocks serializes work per key (package name). Entries live only while
@@ -95,7 +97,7 @@ type viewKey struct {
 // entry is a cached package: its parsed document, immutable once cached
 // (writers replace the entry), and views rendered from it.
 type entry struct {
-	doc *Doc
+	doc *packument.Doc
 
 	etagOnce sync.Once
 	etags    map[string]string // version -> tarball ETag

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs"
@@ -47,7 +48,7 @@ const writeAttempts = 16
 // stored (tarball deletions). After a conflict fn runs again on the
 // newer document, so it must not keep state across calls but what it
 // returns.
-func (s *Server) write(ctx context.Context, name string, fn func(d *Doc, exists bool) (before, after func(context.Context) error, err error)) (*Doc, error) {
+func (s *Server) write(ctx context.Context, name string, fn func(d *packument.Doc, exists bool) (before, after func(context.Context) error, err error)) (*packument.Doc, error) {
 	// A publish that got this far is finished even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
 	unlock := s.locks.lock(name)
@@ -74,7 +75,7 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *Doc, exists 
 	}
 }
 
-func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *Doc, exists bool) (before, after func(context.Context) error, err error)) (*Doc, func(context.Context) error, error) {
+func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *packument.Doc, exists bool) (before, after func(context.Context) error, err error)) (*packument.Doc, func(context.Context) error, error) {
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	var (
@@ -87,7 +88,7 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	} else {
 		e, rev, err = s.docs.Get(ctx, name)
 	}
-	var old *Doc
+	var old *packument.Doc
 	switch {
 	case err == nil:
 		old = e.doc
@@ -96,11 +97,11 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	default:
 		return nil, nil, s.storeErr(err)
 	}
-	var d *Doc
+	var d *packument.Doc
 	if old != nil {
 		d = old.Clone()
 	} else {
-		d = NewDoc(name)
+		d = packument.NewDoc(name)
 	}
 	before, after, err := fn(d, old != nil)
 	if err != nil {
@@ -127,8 +128,8 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 
 func (c *call) ctx() context.Context { return c.r.Context() }
 
-func (c *call) actor() Actor {
-	return Actor{Name: c.id.User, Email: c.id.Email, Admin: c.id.Role == RoleAdmin}
+func (c *call) actor() packument.Actor {
+	return packument.Actor{Name: c.id.User, Email: c.id.Email, Admin: c.id.Role == RoleAdmin}
 }
 
 // liveEntry loads c.name for reading; on a miss it answers (Fallback or
@@ -385,7 +386,7 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	defer release()
-	var body PublishBody
+	var body packument.PublishBody
 	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
 		c.failErr(err)
 		return
@@ -405,9 +406,9 @@ func (c *call) putPackument(rev string) {
 	strict := c.cfg.FeatureFlags&config.StrictIntegrity != 0
 	a := c.actor()
 	if len(body.Attachments) > 0 {
-		var pub *Published
+		var pub *packument.Published
 		override := a.Admin && c.r.URL.Query().Get("allow-similar") == "true"
-		d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
 			p, err := d.ApplyPublish(&body, a, now, strict, c.s.tarLimits)
 			if err != nil {
 				return nil, nil, err
@@ -422,7 +423,7 @@ func (c *call) putPackument(rev string) {
 				if d.Blobs == nil {
 					d.Blobs = map[string]string{}
 				}
-				p.File = BlobFile(c.name, p.Version, p.Tarball)
+				p.File = packument.BlobFile(c.name, p.Version, p.Tarball)
 				d.Blobs[p.Version] = p.File
 			}
 			pub = p
@@ -439,12 +440,12 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	var removed []string
-	d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+	d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
 		if !exists || !d.Live() {
-			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
 		}
 		if rev != "" && rev != d.CouchRev() {
-			return nil, nil, Errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.CouchRev())
+			return nil, nil, packument.Errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
 		r, err := d.ApplyMetadata(&body, a, now)
@@ -465,7 +466,7 @@ func (c *call) putPackument(rev string) {
 }
 
 // storedFiles maps each live version of d to its blob file.
-func storedFiles(d *Doc) map[string]string {
+func storedFiles(d *packument.Doc) map[string]string {
 	m := make(map[string]string, len(d.Versions))
 	for v := range d.Versions {
 		m[v] = d.StoredFile(v)
@@ -521,15 +522,15 @@ func (c *call) unpublishAll() {
 	now := c.s.now()
 	a := c.actor()
 	var all []string
-	_, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+	_, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
 		if !exists || !d.Live() {
-			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published", c.name)
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
 		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
 		if c.rev != d.CouchRev() {
-			return nil, nil, Errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.CouchRev())
+			return nil, nil, packument.Errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
 		all = d.UnpublishAll(a, now, nil)
@@ -645,25 +646,25 @@ func (c *call) distTag() {
 	}
 	now := c.s.now()
 	a := c.actor()
-	d, err := c.s.write(c.ctx(), c.name, func(d *Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+	d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
 		if !exists || !d.Live() {
-			return nil, nil, Errorf(http.StatusNotFound, "package %q is not published", c.name)
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
 		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
 		if del {
 			if _, ok := d.DistTags[c.tag]; !ok {
-				return nil, nil, Errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
+				return nil, nil, packument.Errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
 			}
 			delete(d.DistTags, c.tag)
 		} else {
 			if _, ok := d.Versions[version]; !ok {
-				return nil, nil, Errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
+				return nil, nil, packument.Errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
 			}
 			d.DistTags[c.tag] = version
 		}
-		d.touch(now)
+		d.Touch(now)
 		return nil, nil, nil
 	})
 	if err != nil {

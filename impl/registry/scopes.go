@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 )
 
@@ -15,7 +16,7 @@ import (
 // only the scope's owner and members (or an admin) may; the first
 // publish in a scope nobody owns makes the publisher its owner; then the
 // look-alike rule. An unscoped name is first-come.
-func (s *Server) newPackage(name string, a Actor, override bool, now time.Time) error {
+func (s *Server) newPackage(name string, a packument.Actor, override bool, now time.Time) error {
 	scope, _ := pkgname.Split(name)
 	var owned bool
 	if scope != "" {
@@ -47,7 +48,7 @@ func (s *Server) newPackage(name string, a Actor, override bool, now time.Time) 
 }
 
 func scopeRefusal(sc auth.Scope, user string) error {
-	return Errorf(http.StatusForbidden, "scope @%s belongs to %s; user %q is not a member (the owner or an admin adds members: bun13 scope member add @%s %s, or npm org set %s %s)", sc.Name, sc.Owner, user, sc.Name, user, sc.Name, user)
+	return packument.Errorf(http.StatusForbidden, "scope @%s belongs to %s; user %q is not a member (the owner or an admin adds members: bun13 scope member add @%s %s, or npm org set %s %s)", sc.Name, sc.Owner, user, sc.Name, user, sc.Name, user)
 }
 
 // ---- HTTP: npm's org API (npm org set|rm|ls) and an admin list/create.

@@ -1,4 +1,4 @@
-package registry
+package packument
 
 import (
 	"bytes"

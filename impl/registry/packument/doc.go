@@ -1,4 +1,15 @@
-package registry
+// Package packument is the registry's package document: the stored form
+// of a package ([Doc]: versions, dist-tags, times, maintainers, tarball
+// sizes and blob files, the unpublished tombstone), the rules a publish
+// or a metadata change must follow ([Doc.ApplyPublish] checks the
+// manifest against the tarball's own package.json, the integrity, the
+// no-republish rule; [Doc.ApplyMetadata] deprecations, unpublishes,
+// owners), and the packuments rendered from it for a base URL (full,
+// abbreviated, one version). Refusals are [Error]s carrying the HTTP
+// status the client gets. It knows nothing of HTTP routing, storage or
+// caches: package registry serves it, package store/docs keeps its
+// bytes.
+package packument
 
 import (
 	"bytes"
@@ -252,8 +263,8 @@ func (d *Doc) fixLatest() {
 	d.DistTags["latest"] = best
 }
 
-// touch bumps the revision and the modified time.
-func (d *Doc) touch(now time.Time) {
+// Touch bumps the revision and the modified time.
+func (d *Doc) Touch(now time.Time) {
 	d.Rev++
 	ts := Stamp(now)
 	if d.Time["created"] == "" {
@@ -426,7 +437,7 @@ func (d *Doc) ApplyPublish(body *PublishBody, a Actor, now time.Time, strict boo
 	d.Unpublished = nil
 	d.Versions[version] = out
 	d.Sizes[version] = int64(len(tgz))
-	d.touch(now)
+	d.Touch(now)
 	d.Time[version] = d.Time["modified"]
 	for t, v := range tags {
 		d.DistTags[t] = v
@@ -593,7 +604,7 @@ func (d *Doc) ApplyMetadata(body *PublishBody, a Actor, now time.Time) ([]string
 		return removed, nil
 	}
 	d.fixLatest()
-	d.touch(now)
+	d.Touch(now)
 	return removed, nil
 }
 
@@ -618,7 +629,7 @@ func (d *Doc) UnpublishAll(a Actor, now time.Time, removed []string) []string {
 	d.DistTags = map[string]string{}
 	d.Sizes = map[string]int64{}
 	d.Blobs = nil
-	d.touch(now)
+	d.Touch(now)
 	d.Unpublished = &Unpublished{Time: d.Time["modified"], Versions: all, By: a.Name}
 	return all
 }
