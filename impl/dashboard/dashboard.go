@@ -195,7 +195,7 @@ func New(ctx context.Context, o Options) (*Dashboard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: metrics: %w", err)
 	}
-	d := &Dashboard{o: o, ctx: ctx, log: o.Logger, m: m, }
+	d := &Dashboard{o: o, ctx: ctx, log: o.Logger, m: m}
 	if d.log == nil {
 		d.log = slog.Default()
 	}

@@ -247,4 +247,3 @@ func TestPostgresFleet(t *testing.T) {
 		}
 	}
 }
-
