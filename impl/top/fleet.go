@@ -70,13 +70,13 @@ func fleetLines(f *heartbeat.Snapshot, now time.Time) []line {
 	return out
 }
 
-// fleetFields are the "none" mode's fields for the fleet: fleet=N and,
-// when some drift, drift=ID,ID.
-func fleetFields(f *heartbeat.Snapshot) []string {
+// fleetFields are the "none" mode's fields for the fleet: alerts (drift=ID,ID
+// when some replicas drift, fleet-store=unreachable), which go near the
+// front of the line, and fleet=N, which goes last.
+func fleetFields(f *heartbeat.Snapshot) (alerts, info []string) {
 	if f == nil {
-		return nil
+		return nil, nil
 	}
-	out := []string{"fleet=" + strconv.Itoa(len(f.Replicas))}
 	var ids []string
 	for _, r := range f.Replicas {
 		if r.Drift {
@@ -84,12 +84,12 @@ func fleetFields(f *heartbeat.Snapshot) []string {
 		}
 	}
 	if len(ids) > 0 {
-		out = append(out, "drift="+strings.Join(ids, ","))
+		alerts = append(alerts, "drift="+strings.Join(ids, ","))
 	}
 	if f.Error != "" {
-		out = append(out, "fleet-store=unreachable")
+		alerts = append(alerts, "fleet-store=unreachable")
 	}
-	return out
+	return alerts, []string{"fleet=" + strconv.Itoa(len(f.Replicas))}
 }
 
 func pad(s string, n int) string {

@@ -51,7 +51,10 @@ func TestTopFleet(t *testing.T) {
 	if strings.Contains(colored, "\x1b[31m  replica-a") {
 		t.Errorf("a replica in agreement drawn red")
 	}
-	if line := joinFields(statsFields(v), 300); !strings.Contains(line, "fleet=3 drift=replica-c") {
+	if line := joinFields(statsFields(v), 80); !strings.HasPrefix(line, "03:04:05 drift=replica-c req/s=") {
+		t.Errorf("stats line %q: the drift alert goes first", line)
+	}
+	if line := joinFields(statsFields(v), 300); !strings.HasSuffix(line, " fleet=3") {
 		t.Errorf("stats line %q", line)
 	}
 

@@ -247,6 +247,8 @@ func statsFields(v view) []string {
 	if st == nil {
 		return f
 	}
+	alerts, info := fleetFields(st.Fleet)
+	f = append(f, alerts...)
 	f = append(f, "req/s="+fmtRate(st.Requests.Rate), "p50="+fmtSeconds(st.P50), "p99="+fmtSeconds(st.P99),
 		"5xx="+fmtCount(st.Errors5xx.Recent), "4xx="+fmtCount(st.Errors4xx.Recent),
 		"429="+fmtCount(st.RateLimited.Recent), "auth="+fmtCount(st.AuthFailures.Recent))
@@ -256,7 +258,7 @@ func statsFields(v view) []string {
 	if fs := st.ConfigFile; fs != nil && !(fs.Valid && fs.Applied) {
 		f = append(f, "file="+fileState(fs))
 	}
-	f = append(f, fleetFields(st.Fleet)...)
+
 	if u := st.Uplink; u != nil {
 		s := "down"
 		switch {
@@ -269,7 +271,7 @@ func statsFields(v view) []string {
 		}
 		f = append(f, "uplink="+s)
 	}
-	return f
+	return append(f, info...)
 }
 
 // fileState is the lockfile's trouble in a word: its SPEC code (with the
