@@ -22,7 +22,7 @@ import (
 // replicaKeys returns n replicas' TicketKeys over one shared key set,
 // as the registry's replicas hold their own key and every replica's
 // public key.
-func replicaKeys(t *testing.T, n int) []TicketKeys {
+func replicaKeys(t testing.TB, n int) []TicketKeys {
 	t.Helper()
 	ks := &auth.KeySet{}
 	var out []TicketKeys

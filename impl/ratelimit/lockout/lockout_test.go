@@ -159,7 +159,7 @@ func TestLocal(t *testing.T) {
 	})
 }
 
-func redisURL(t *testing.T) string {
+func redisURL(t testing.TB) string {
 	return testenv.Getenv(t, "BUN13_TEST_REDIS", "Redis", "source .ci/services (or .ci/services -- go test ...)")
 }
 
