@@ -247,3 +247,32 @@ func TestPostgresFleet(t *testing.T) {
 		}
 	}
 }
+
+// Start on a Memory: a single node's fleet of one, the live config read at
+// every beat.
+func TestStartSingleNode(t *testing.T) {
+	var cfg atomic.Pointer[config.Config]
+	c := config.Default()
+	cfg.Store(&c)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v := heartbeat.Start(ctx, heartbeat.Replica{
+		Store: &fleet.Memory{}, Version: "v9", Started: time.Now(), Every: 5 * time.Millisecond,
+		Config: func() [fleet.ConfigSize]byte { return cfgBytes(*cfg.Load()) },
+	})
+	if v.Self != heartbeat.DefaultID() || v.Self == "" {
+		t.Errorf("self %q", v.Self)
+	}
+	var s heartbeat.Snapshot
+	waitFor(t, "the first beat", func() bool { s, _ = v.Fleet(ctx); return len(s.Replicas) == 1 })
+	if m := s.Replicas[0]; !m.Self || m.Version != "v9" || m.Drift || m.Config == nil || *m.Config != c {
+		t.Errorf("member %+v", m)
+	}
+	c2 := c
+	c2.Rows = 50
+	cfg.Store(&c2)
+	waitFor(t, "the new config", func() bool {
+		s, _ = v.Fleet(ctx)
+		return len(s.Replicas) == 1 && s.Replicas[0].Config != nil && s.Replicas[0].Config.Rows == 50
+	})
+}
