@@ -14,8 +14,10 @@
 // [Snapshot] is its JSON form: GET /_dashboard/api/fleet, the fleet field
 // of the dashboard's stats, bun13 status and bun13 top all read it.
 //
-// A single-node registry runs the same code on a fleet.Memory holding
-// just itself.
+// [Start] does both for one replica (the beat loop in the background, its
+// View returned); [Collector] exports the View's latest listing as
+// bun_fleet_replicas and bun_fleet_drifting_replicas. A single-node
+// registry runs the same code on a fleet.Memory holding just itself.
 package heartbeat
 
 import (

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bun13/bun13/impl/config"
@@ -275,4 +276,32 @@ func TestStartSingleNode(t *testing.T) {
 		s, _ = v.Fleet(ctx)
 		return len(s.Replicas) == 1 && s.Replicas[0].Config != nil && s.Replicas[0].Config.Rows == 50
 	})
+}
+
+func TestCollector(t *testing.T) {
+	st := &fleet.Memory{}
+	a, b := config.Default(), config.Default()
+	b.Cols = 120
+	ctx := context.Background()
+	for i, c := range []config.Config{a, a, b} {
+		st.Beat(ctx, fleet.Replica{ID: "r" + string(rune('1'+i)), Config: cfgBytes(c)})
+	}
+	v := &heartbeat.View{Store: st, Self: "r1"}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(heartbeat.Collector{View: v})
+	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
+		t.Errorf("before the first listing: %d series, %v", n, err)
+	}
+	v.Fleet(ctx)
+	want := `
+# HELP bun_fleet_drifting_replicas Replicas of the fleet whose 13-byte config differs from the one most replicas run.
+# TYPE bun_fleet_drifting_replicas gauge
+bun_fleet_drifting_replicas 1
+# HELP bun_fleet_replicas Replicas heartbeating into the fleet store, as this replica's latest listing saw them.
+# TYPE bun_fleet_replicas gauge
+bun_fleet_replicas 3
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
 }
