@@ -146,6 +146,9 @@ func newTickets(keys TicketKeys, rdb redis.UniversalClient, log *slog.Logger) *t
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if c, ok := rdb.(*redis.Client); ok && c == nil {
+		rdb = nil // a nil *redis.Client passed as Options.Redis: no Redis
+	}
 	return &tickets{keys: keys, redis: rdb, log: log, m: map[string]ticketID{}, used: map[string]time.Time{}, perAddr: map[string]int{}}
 }
 

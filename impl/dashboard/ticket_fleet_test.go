@@ -199,3 +199,13 @@ func TestTicketForgery(t *testing.T) {
 		t.Errorf("a good ticket on the last millisecond: %+v %v", id, ok)
 	}
 }
+
+// A nil *redis.Client in Options.Redis (registryServe without --redis)
+// means no Redis, not a crash.
+func TestTicketTypedNilRedis(t *testing.T) {
+	var rdb *redis.Client
+	e := newEnv(t, Options{Redis: rdb})
+	if _, st := e.redeemWS(e.ticket(adminToken)); st != http.StatusSwitchingProtocols {
+		t.Errorf("with a nil *redis.Client: %d", st)
+	}
+}

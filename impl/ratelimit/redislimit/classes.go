@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bun13/bun13/impl/ratelimit"
@@ -40,11 +39,12 @@ func Classes(client redis.UniversalClient, c *ratelimit.Classes, m *Metrics, log
 }
 
 // OpenClasses connects to the Redis at url (NewClient) and returns
-// Classes on it with new Metrics registered on reg (nil: not registered),
-// and the client, which the caller closes at shutdown. Only a malformed
-// URL is an error: an unreachable Redis is logged (one PING, 1 s) and the
-// checks fall back until it answers.
-func OpenClasses(ctx context.Context, url string, c *ratelimit.Classes, reg prometheus.Registerer, log *slog.Logger) (*ratelimit.ClassCheckers, *redis.Client, error) {
+// Classes on it counting into m (NewMetrics(reg), made once per process
+// and shared with the login lockout), and the client, which the caller
+// closes at shutdown. Only a malformed URL is an error: an unreachable
+// Redis is logged (one PING, 1 s) and the checks fall back until it
+// answers.
+func OpenClasses(ctx context.Context, url string, c *ratelimit.Classes, m *Metrics, log *slog.Logger) (*ratelimit.ClassCheckers, *redis.Client, error) {
 	client, err := NewClient(url)
 	if err != nil {
 		return nil, nil, err
@@ -57,5 +57,5 @@ func OpenClasses(ctx context.Context, url string, c *ratelimit.Classes, reg prom
 	if err := client.Ping(pctx).Err(); err != nil {
 		log.Warn("rate-limit store not reachable at start; each replica applies the limits alone until it is", "err", err)
 	}
-	return Classes(client, c, NewMetrics(reg), log), client, nil
+	return Classes(client, c, m, log), client, nil
 }

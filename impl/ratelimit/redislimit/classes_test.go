@@ -56,7 +56,8 @@ func TestClassesShared(t *testing.T) {
 // Redis unreachable from the start: OpenClasses still returns, and each
 // class is decided by its configured local limiter, counted.
 func TestOpenClassesRedisDown(t *testing.T) {
-	cc, c, err := redislimit.OpenClasses(context.Background(), "redis://127.0.0.1:1/0", &ratelimit.Classes{Login: ratelimit.Limiter{Limit: 2, Window: time.Minute}}, nil, nil)
+	m := redislimit.NewMetrics(nil)
+	cc, c, err := redislimit.OpenClasses(context.Background(), "redis://127.0.0.1:1/0", &ratelimit.Classes{Login: ratelimit.Limiter{Limit: 2, Window: time.Minute}}, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +69,9 @@ func TestOpenClassesRedisDown(t *testing.T) {
 	}
 	if !got[0] || !got[1] || got[2] {
 		t.Errorf("fallback decisions %v, want the local limit of 2", got)
+	}
+	if n := testutil.ToFloat64(m.Fallbacks); n != 3 {
+		t.Errorf("%v fallbacks counted, want 3", n)
 	}
 	if _, _, err := redislimit.OpenClasses(context.Background(), "http://nope", nil, nil, nil); err == nil {
 		t.Error("a non-redis URL was accepted")
