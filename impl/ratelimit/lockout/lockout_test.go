@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bun13/bun13/impl/ratelimit/lockout"
 	"github.com/bun13/bun13/impl/ratelimit/redislimit"
@@ -19,13 +20,14 @@ import (
 )
 
 // Short windows so the suite sees them end in real time (the Redis
-// lockout runs on the server's clock).
+// lockout runs on the server's clock), long enough that a loaded machine
+// makes its 30 attempts well inside one.
 var testLimits = lockout.Limits{
 	PairFailures:    10,
-	PairWindow:      600 * time.Millisecond,
+	PairWindow:      1500 * time.Millisecond,
 	AccountFailures: 20,
-	AccountWindow:   3 * time.Second,
-	SlowLane:        400 * time.Millisecond,
+	AccountWindow:   time.Minute,
+	SlowLane:        time.Second,
 }
 
 // replicas makes n lockouts of one deployment: one Local shared (one
@@ -163,18 +165,29 @@ func redisURL(t testing.TB) string {
 	return testenv.Getenv(t, "BUN13_TEST_REDIS", "Redis", "source .ci/services (or .ci/services -- go test ...)")
 }
 
+// tlog sends a logger's lines to the test's log.
+type tlog struct{ t *testing.T }
+
+func (w tlog) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
 func TestRedis(t *testing.T) {
 	url := redisURL(t)
 	m := redislimit.NewMetrics(nil)
 	suite(t, func(t *testing.T, n int) []lockout.Lockout {
 		out := make([]lockout.Lockout, n)
 		for i := range out {
-			c, err := redislimit.NewClient(url)
+			// Generous timeouts: on a loaded machine a round trip past
+			// redislimit's 100 ms would fall back (as it should) and
+			// this suite tests the shared state, not the fallback.
+			opt, err := redis.ParseURL(url)
 			if err != nil {
 				t.Fatal(err)
 			}
+			opt.MaxRetries, opt.ReadTimeout, opt.WriteTimeout = -1, 5*time.Second, 5*time.Second
+			c := redis.NewClient(opt)
 			t.Cleanup(func() { c.Close() })
-			out[i] = &lockout.Redis{Client: c, Limits: testLimits, Metrics: m, Timeout: 2 * time.Second}
+			out[i] = &lockout.Redis{Client: c, Limits: testLimits, Metrics: m, Timeout: 5 * time.Second,
+				Logger: slog.New(slog.NewTextHandler(tlog{t}, nil))}
 		}
 		return out
 	})
