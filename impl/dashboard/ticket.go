@@ -125,6 +125,9 @@ type tickets struct {
 	// check decided alone); nil counts nothing.
 	errs      prometheus.Counter
 	redisDown atomic.Bool
+	// redisTimeout bounds the SET NX (ticketRedisTimeout; tests on a
+	// loaded machine raise it).
+	redisTimeout time.Duration
 
 	mu      sync.Mutex
 	m       map[string]ticketID  // outstanding tickets issued here, by nonce
@@ -149,7 +152,7 @@ func newTickets(keys TicketKeys, rdb redis.UniversalClient, log *slog.Logger) *t
 	if c, ok := rdb.(*redis.Client); ok && c == nil {
 		rdb = nil // a nil *redis.Client passed as Options.Redis: no Redis
 	}
-	return &tickets{keys: keys, redis: rdb, log: log, m: map[string]ticketID{}, used: map[string]time.Time{}, perAddr: map[string]int{}}
+	return &tickets{keys: keys, redis: rdb, log: log, redisTimeout: ticketRedisTimeout, m: map[string]ticketID{}, used: map[string]time.Time{}, perAddr: map[string]int{}}
 }
 
 // ticketRefusal says why issue refused.
@@ -307,7 +310,7 @@ func (t *tickets) redeem(ctx context.Context, k, addr string, now time.Time) (ti
 	if t.redis == nil {
 		return id, true
 	}
-	ctx, cancel := context.WithTimeout(ctx, ticketRedisTimeout)
+	ctx, cancel := context.WithTimeout(ctx, t.redisTimeout)
 	defer cancel()
 	first, err := t.redis.SetNX(ctx, TicketRedisPrefix+nonce, 1, ticketTTL).Result()
 	if err != nil {
