@@ -47,7 +47,7 @@ func TestFleetOverPostgres(t *testing.T) {
 		view := heartbeat.Start(rctx, heartbeat.Replica{
 			Store: pgfleet.New(pool), ID: id, Version: "test", Started: time.Now(),
 			Config: func() [fleet.ConfigSize]byte { return store.Load().Bytes() },
-			Every:  50 * time.Millisecond,
+			Every:  200 * time.Millisecond, // listed while seen within 600 ms
 		})
 		view.TTL = 10 * time.Millisecond
 		envs = append(envs, newEnv(t, Options{Store: store, Fleet: view, TicketKeys: keys[i]}))

@@ -44,7 +44,8 @@ const (
 	DefaultMaxAge = 3 * DefaultEvery
 	// DefaultTTL is how long a View reuses one listing.
 	DefaultTTL = time.Second
-	// BeatTimeout bounds one heartbeat write.
+	// BeatTimeout bounds one heartbeat write (a slower one delays the
+	// next beat; ticks missed meanwhile are dropped).
 	BeatTimeout = 2 * time.Second
 )
 
@@ -79,7 +80,7 @@ func Run(ctx context.Context, store fleet.Store, self func() fleet.Replica, ever
 	defer tick.Stop()
 	for {
 		r := self()
-		bctx, cancel := context.WithTimeout(ctx, min(BeatTimeout, every))
+		bctx, cancel := context.WithTimeout(ctx, BeatTimeout)
 		err := store.Beat(bctx, r)
 		cancel()
 		switch {
