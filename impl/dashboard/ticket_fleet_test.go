@@ -213,3 +213,12 @@ func TestTicketTypedNilRedis(t *testing.T) {
 		t.Errorf("with a nil *redis.Client: %d", st)
 	}
 }
+
+// Keys without a private half cannot issue: 503, not an unsigned ticket.
+func TestTicketNoSigningKey(t *testing.T) {
+	e := newEnv(t, Options{TicketKeys: Ed25519Keys{Keys: &auth.KeySet{}}})
+	resp, body := e.do("POST", Prefix+"/api/ticket", adminToken, "")
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "signing key") {
+		t.Errorf("no signing key: %d %s", resp.StatusCode, body)
+	}
+}
