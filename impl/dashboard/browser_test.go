@@ -19,6 +19,7 @@ import (
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/frame"
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
 )
 
 var update = flag.Bool("update", false, "also write the browser screenshots to testdata/")
@@ -50,7 +51,9 @@ func artifactDir(t *testing.T) string {
 
 func TestDashboardBrowser(t *testing.T) {
 	exe := chromium(t)
+	fl, _, _ := testFleet(t)
 	e := newEnv(t, Options{
+		Fleet:       &heartbeat.View{Store: fl, Self: "r2", TTL: time.Hour},
 		Interval:    100 * time.Millisecond,
 		History:     60, // full after 6 s: the screenshot shows a whole sparkline
 		RegistryURL: config.DefaultRegistry,
@@ -135,6 +138,37 @@ func TestDashboardBrowser(t *testing.T) {
 		t.Fatalf("page did not show the config: %v", err)
 	}
 
+	// The fleet table: three replicas, r3 highlighted as drifting (its
+	// row's background is the drift colour, not the others').
+	if err := chromedp.Do(bctx,
+		chromedp.WaitVisible(chromedp.CSS(`#fleet-rows tr[data-drift="true"]`)),
+		waitText("#fleet-note", "3 replicas · 1 drifting"),
+	); err != nil {
+		t.Fatalf("page did not show the fleet: %v", err)
+	}
+	probe, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(() => {
+		const rows = [...document.querySelectorAll('#fleet-rows tr')];
+		const bg = (r) => getComputedStyle(r.querySelector('td')).backgroundColor;
+		return rows.map((r) => r.dataset.id + '|' + (r.dataset.drift || '') + '|' + bg(r) + '|' + r.textContent);
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probe) != 3 {
+		t.Fatalf("fleet rows %q", probe)
+	}
+	plain := strings.Split(probe[0], "|")[2]
+	for _, row := range probe {
+		f := strings.SplitN(row, "|", 4)
+		drift := f[0] == "r3"
+		if (f[1] == "true") != drift || (f[2] != plain) != drift || strings.Contains(f[3], "drift") != drift {
+			t.Errorf("fleet row %q: drift should be highlighted on r3 only (plain background %s)", row, plain)
+		}
+	}
+	if !strings.Contains(probe[1], "this replica") || !strings.Contains(probe[2], "v1.5.0-rc1") {
+		t.Errorf("fleet rows %q", probe)
+	}
+
 	// Another client flips DEBUG; the page must show it within a second.
 	other := e.dial(adminToken)
 	other.snapshot(config.Config{})
@@ -143,7 +177,7 @@ func TestDashboardBrowser(t *testing.T) {
 	next := want
 	next.FeatureFlags |= config.Debug
 	wctx, wcancel := context.WithTimeout(bctx, time.Second)
-	err := chromedp.Do(wctx,
+	err = chromedp.Do(wctx,
 		waitText("#f-flags", next.FeatureFlags.Hex()),
 		chromedp.WaitVisible(chromedp.CSS(`#flag-0 .switch[aria-checked="true"]`)),
 	)

@@ -19,10 +19,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/lockfile"
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
 )
 
 // Prefix is where the dashboard lives; SPEC section 8 fixes it.
@@ -66,6 +68,18 @@ type Options struct {
 	// the file or from an environment variable (config.Sources). Nil
 	// means every field from the file.
 	Sources []config.FieldSource
+	// Fleet lists the registry's replicas and their config drift
+	// (package store/fleet/heartbeat): api/fleet and the stats' fleet
+	// field. Nil leaves both out (api/fleet is 404).
+	Fleet *heartbeat.View
+	// TicketKeys sign and verify WebSocket tickets, so that a ticket
+	// issued by one replica is redeemed by any other sharing the keys.
+	// Nil means a key of this process alone (single-node).
+	TicketKeys TicketKeys
+	// Redis, when set, makes tickets single-use across the fleet (SET NX
+	// on the ticket's nonce); without it each process refuses a second
+	// use of a ticket it has seen, which is enough for a single node.
+	Redis redis.UniversalClient
 
 	// Interval is the time between stats samples. Zero means 1 s.
 	Interval time.Duration
@@ -181,11 +195,13 @@ func New(ctx context.Context, o Options) (*Dashboard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard: metrics: %w", err)
 	}
-	d := &Dashboard{o: o, ctx: ctx, log: o.Logger, m: m, tickets: newTickets()}
+	d := &Dashboard{o: o, ctx: ctx, log: o.Logger, m: m}
 	if d.log == nil {
 		d.log = slog.Default()
 	}
 	d.log = d.log.With("component", "dashboard")
+	d.tickets = newTickets(o.TicketKeys, o.Redis, d.log)
+	d.tickets.errs = m.ticketStore
 	if o.RegistryURL != "" {
 		h, err := config.RegistryHash(o.RegistryURL)
 		if err != nil {
@@ -242,6 +258,7 @@ func (d *Dashboard) routes() {
 	mux.HandleFunc("GET "+Prefix+"/api/env", d.getEnv)
 	mux.HandleFunc("GET "+Prefix+"/api/stats", d.getStats)
 	mux.HandleFunc("GET "+Prefix+"/api/metrics", d.getMetrics)
+	mux.HandleFunc("GET "+Prefix+"/api/fleet", d.getFleet)
 	mux.HandleFunc("POST "+Prefix+"/api/ticket", d.postTicket)
 	mux.HandleFunc("GET "+Prefix+"/ws", d.serveWS)
 	d.mux = mux
@@ -523,6 +540,23 @@ func (d *Dashboard) getStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, *d.latest.Load())
 }
 
+// getFleet answers the fleet: 200 with the listing, 503 with the last good
+// one (possibly empty) and its error when the fleet store cannot be read.
+func (d *Dashboard) getFleet(w http.ResponseWriter, r *http.Request) {
+	if d.o.Fleet == nil {
+		writeError(w, http.StatusNotFound, "not-found", "this registry keeps no fleet view", codes.NoOffset)
+		return
+	}
+	snap, err := d.o.Fleet.Fleet(r.Context())
+	status := http.StatusOK
+	if err != nil {
+		d.log.Warn("fleet listing failed", "err", err)
+		status = http.StatusServiceUnavailable
+	}
+	b, _ := json.Marshal(snap)
+	writeJSON(w, status, b)
+}
+
 func (d *Dashboard) getMetrics(w http.ResponseWriter, r *http.Request) {
 	// The same rule as the registry's /metrics: METRICS off hides them.
 	if d.o.Gatherer == nil || !d.o.Store.Enabled(config.Metrics) {
@@ -532,13 +566,18 @@ func (d *Dashboard) getMetrics(w http.ResponseWriter, r *http.Request) {
 	promhttp.HandlerFor(d.o.Gatherer, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
+// clientAddr is the address a request's tickets are budgeted for and bound
+// to.
+func (d *Dashboard) clientAddr(r *http.Request) string {
+	if d.o.ClientAddr != nil {
+		return d.o.ClientAddr(r)
+	}
+	return clientAddr(r)
+}
+
 func (d *Dashboard) postTicket(w http.ResponseWriter, r *http.Request) {
 	user, admin := d.o.Authorize(r)
-	addr := clientAddr(r)
-	if d.o.ClientAddr != nil {
-		addr = d.o.ClientAddr(r)
-	}
-	t, why := d.tickets.issue(user, admin, addr, d.o.Now())
+	t, why := d.tickets.issue(user, admin, d.clientAddr(r), d.o.Now())
 	switch why {
 	case ticketAddrCap:
 		w.Header().Set("Retry-After", "30")
@@ -547,6 +586,9 @@ func (d *Dashboard) postTicket(w http.ResponseWriter, r *http.Request) {
 	case ticketFull:
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "busy", "too many tickets outstanding", codes.NoOffset)
+		return
+	case ticketNoKey:
+		writeError(w, http.StatusServiceUnavailable, "busy", "no ticket signing key", codes.NoOffset)
 		return
 	}
 	b, _ := json.Marshal(struct {
@@ -619,6 +661,11 @@ func (d *Dashboard) publish(st Stats) {
 	if d.o.File != nil {
 		f := d.o.File()
 		st.ConfigFile = &f
+	}
+	if d.o.Fleet != nil {
+		if f, ok := d.o.Fleet.Peek(d.ctx); ok {
+			st.Fleet = &f
+		}
 	}
 	st.Clients, st.Terminals = d.hub.counts()
 	b, err := json.Marshal(st)

@@ -40,6 +40,7 @@
 //	GET  /_dashboard/api/env?format= shell, dotenv or json (config.Export)
 //	GET  /_dashboard/api/metrics     Prometheus text from the Gatherer (404 while METRICS is clear)
 //	GET  /_dashboard/api/stats       the latest Stats, with the request-rate history
+//	GET  /_dashboard/api/fleet       the replicas and their config drift (heartbeat.Snapshot); 503 while the fleet store fails
 //	POST /_dashboard/api/ticket      a single-use WebSocket ticket for the caller's identity
 //	GET  /_dashboard/ws              the WebSocket
 //
@@ -105,7 +106,14 @@
 // Browsers cannot set an Authorization header on a WebSocket, so the page
 // first POSTs /_dashboard/api/ticket (with its bearer token, if it has one)
 // and opens /_dashboard/ws?ticket=T; the ticket carries the identity
-// Authorize gave, is single-use and lasts 30 seconds. Tickets are
+// Authorize gave, is single-use and lasts 30 seconds. A ticket is signed
+// and self-contained ("t1.KID.CLAIMS.SIG": Ed25519 over the identity,
+// admin flag, client address, expiry and a random nonce, with the key
+// Options.TicketKeys gives), so any replica sharing the key set redeems
+// it; it opens one connection from the address it was issued to. Single
+// use holds per process, and fleet-wide with Options.Redis (SET NX
+// bun13:ticket:NONCE, expiring with the ticket; while Redis fails the
+// local check decides alone, counted and logged once). Tickets are
 // budgeted: 16 outstanding non-admin tickets per client address, 896 for
 // all non-admins, and the last 128 of 1024 for authenticated admins, so
 // anonymous clients cannot starve the admins. Without a ticket the
@@ -124,6 +132,7 @@
 //	bun_dashboard_clients              gauge: open WebSocket connections
 //	bun_dashboard_slow_clients_total   counter: connections closed because they did not keep up
 //	bun_dashboard_frames_total{result} counter: client frames answered, by "ack" or NAK name
+//	bun_dashboard_ticket_store_errors_total counter: ticket redemptions whose fleet-wide single-use check (Redis) failed
 //
 // The request numbers of Stats (rate, p50 and p99 from the latency
 // histogram's bucket deltas, 4xx and 5xx) leave out routes beginning with

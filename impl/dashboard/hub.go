@@ -270,7 +270,7 @@ func (b *bucket) allow(now time.Time) bool {
 func (d *Dashboard) serveWS(w http.ResponseWriter, r *http.Request) {
 	user, admin := d.o.Authorize(r)
 	if t := r.URL.Query().Get("ticket"); t != "" {
-		id, ok := d.tickets.redeem(t, d.o.Now())
+		id, ok := d.tickets.redeem(r.Context(), t, d.clientAddr(r), d.o.Now())
 		if !ok {
 			writeError(w, http.StatusUnauthorized, "unauthorized", "unknown or expired ticket", -1)
 			return

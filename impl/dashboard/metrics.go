@@ -15,6 +15,7 @@ type dashMetrics struct {
 	clients     prometheus.Gauge
 	slow        prometheus.Counter
 	frames      *prometheus.CounterVec
+	ticketStore prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*dashMetrics, error) {
@@ -43,8 +44,12 @@ func newMetrics(reg prometheus.Registerer) (*dashMetrics, error) {
 			Name: "bun_dashboard_frames_total",
 			Help: "Config frames received over the dashboard WebSocket, by reply: ack or the NAK name.",
 		}, []string{"result"}),
+		ticketStore: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "bun_dashboard_ticket_store_errors_total",
+			Help: "WebSocket ticket redemptions whose fleet-wide single-use check (Redis) failed and were decided by this replica alone.",
+		}),
 	}
-	for _, c := range []prometheus.Collector{m.sessions, m.leaks, m.readSeconds, m.clients, m.slow, m.frames} {
+	for _, c := range []prometheus.Collector{m.sessions, m.leaks, m.readSeconds, m.clients, m.slow, m.frames, m.ticketStore} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

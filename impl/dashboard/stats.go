@@ -7,6 +7,8 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
 )
 
 // Stats is one sample of the registry's numbers: what the page shows and
@@ -49,6 +51,10 @@ type Stats struct {
 	// ConfigFile is the lockfile's state (nil without Options.File); the
 	// page shows a banner while it is not valid.
 	ConfigFile *FileStatus `json:"configFile,omitempty"`
+
+	// Fleet is the registry's replicas and their drift, as api/fleet
+	// answers (nil without Options.Fleet, or before its first listing).
+	Fleet *heartbeat.Snapshot `json:"fleet,omitempty"`
 
 	Clients   int            `json:"clients"`   // open WebSocket connections
 	Terminals map[string]int `json:"terminals"` // terminal clients by announced mode

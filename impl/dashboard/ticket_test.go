@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -58,7 +59,7 @@ func TestTicketBudget(t *testing.T) {
 }
 
 func TestTicketRedeemFreesBudget(t *testing.T) {
-	tk := newTickets()
+	tk := newTickets(nil, nil, nil)
 	now := time.Unix(1000, 0)
 	var ks []string
 	for range ticketPerAddr {
@@ -71,7 +72,9 @@ func TestTicketRedeemFreesBudget(t *testing.T) {
 	if _, why := tk.issue("", false, "a", now); why != ticketAddrCap {
 		t.Fatalf("over the address budget: %v", why)
 	}
-	tk.redeem(ks[0], now)
+	if _, ok := tk.redeem(context.Background(), ks[0], "a", now); !ok {
+		t.Fatal("redeem refused")
+	}
 	if _, why := tk.issue("", false, "a", now); why != ticketOK {
 		t.Errorf("after a redeem: %v", why)
 	}

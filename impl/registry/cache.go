@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+
+	"github.com/bun13/bun13/impl/registry/packument"
 )
 
 // keyLocks serializes work per key (package name). Entries live only while
@@ -95,7 +97,7 @@ type viewKey struct {
 // entry is a cached package: its parsed document, immutable once cached
 // (writers replace the entry), and views rendered from it.
 type entry struct {
-	doc *doc
+	doc *packument.Doc
 
 	etagOnce sync.Once
 	etags    map[string]string // version -> tarball ETag
@@ -121,9 +123,9 @@ func (e *entry) view(base string, abbrev bool) *view {
 	}
 	var body []byte
 	if abbrev {
-		body = e.doc.renderAbbreviated(base)
+		body = e.doc.RenderAbbreviated(base)
 	} else {
-		body = e.doc.renderFull(base)
+		body = e.doc.RenderFull(base)
 	}
 	v := newView(body)
 	if old != nil && len(*old) >= maxViewsPerEntry {

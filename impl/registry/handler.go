@@ -17,6 +17,7 @@ import (
 
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/packument"
 )
 
 // route is one entry of the routing table: a template for logs and
@@ -255,9 +256,9 @@ func (c *call) fail(status int, msg string) {
 // failErr writes err: an *apiError with its status, anything else as 500
 // (logged, not shown).
 func (c *call) failErr(err error) {
-	var ae *apiError
+	var ae *packument.Error
 	if errors.As(err, &ae) {
-		c.fail(ae.status, ae.msg)
+		c.fail(ae.Status, ae.Msg)
 		return
 	}
 	var mb *http.MaxBytesError
@@ -356,7 +357,7 @@ func (c *call) methodNotAllowed(allow string) {
 // readJSON decodes a JSON body of at most limit bytes into v.
 func (c *call) readJSON(limit int64, v any) error {
 	if c.r.ContentLength > limit {
-		return errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", c.r.ContentLength, limit)
+		return packument.Errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", c.r.ContentLength, limit)
 	}
 	body := http.MaxBytesReader(c.w.ResponseWriter, c.r.Body, limit)
 	defer func() {
@@ -370,16 +371,16 @@ func (c *call) readJSON(limit int64, v any) error {
 	if _, err := buf.ReadFrom(body); err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
-			return errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes", limit)
+			return packument.Errorf(http.StatusRequestEntityTooLarge, "request body is over the limit of %d bytes", limit)
 		}
 		if bodyTimedOut(err) {
 			c.w.Header().Set("Connection", "close")
-			return errorf(http.StatusRequestTimeout, "request body too slow: it must arrive within %v plus one second per %d bytes", c.s.bodyGrace, c.s.minBodyRate)
+			return packument.Errorf(http.StatusRequestTimeout, "request body too slow: it must arrive within %v plus one second per %d bytes", c.s.bodyGrace, c.s.minBodyRate)
 		}
-		return errorf(http.StatusBadRequest, "reading body: %v", err)
+		return packument.Errorf(http.StatusBadRequest, "reading body: %v", err)
 	}
 	if err := json.Unmarshal(buf.Bytes(), v); err != nil {
-		return errorf(http.StatusBadRequest, "body is not valid JSON: %v", err)
+		return packument.Errorf(http.StatusBadRequest, "body is not valid JSON: %v", err)
 	}
 	return nil
 }

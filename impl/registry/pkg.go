@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs"
@@ -49,7 +50,7 @@ const writeAttempts = 16
 // stored (tarball deletions). After a conflict fn runs again on the
 // newer document, so it must not keep state across calls but what it
 // returns.
-func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, error) {
+func (s *Server) write(ctx context.Context, name string, fn func(d *packument.Doc, exists bool) (before, after func(context.Context) error, err error)) (*packument.Doc, error) {
 	// A publish that got this far is finished even if the client hangs up.
 	ctx = context.WithoutCancel(ctx)
 	unlock := s.locks.lock(name)
@@ -89,7 +90,7 @@ func (s *Server) write(ctx context.Context, name string, fn func(d *doc, exists 
 	}
 }
 
-func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *doc, exists bool) (before, after func(context.Context) error, err error)) (*doc, func(context.Context) error, error) {
+func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func(d *packument.Doc, exists bool) (before, after func(context.Context) error, err error)) (*packument.Doc, func(context.Context) error, error) {
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	var (
@@ -102,7 +103,7 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	} else {
 		e, rev, err = s.docs.Get(ctx, name)
 	}
-	var old *doc
+	var old *packument.Doc
 	switch {
 	case err == nil:
 		old = e.doc
@@ -111,11 +112,11 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 	default:
 		return nil, nil, s.storeErr(err)
 	}
-	var d *doc
+	var d *packument.Doc
 	if old != nil {
-		d = old.clone()
+		d = old.Clone()
 	} else {
-		d = newDoc(name)
+		d = packument.NewDoc(name)
 	}
 	before, after, err := fn(d, old != nil)
 	if err != nil {
@@ -142,8 +143,8 @@ func (s *Server) writeOnce(ctx context.Context, name string, fresh bool, fn func
 
 func (c *call) ctx() context.Context { return c.r.Context() }
 
-func (c *call) actor() actor {
-	return actor{name: c.id.User, email: c.id.Email, admin: c.id.Role == RoleAdmin}
+func (c *call) actor() packument.Actor {
+	return packument.Actor{Name: c.id.User, Email: c.id.Email, Admin: c.id.Role == RoleAdmin}
 }
 
 // liveEntry loads c.name for reading; on a miss it answers (Fallback or
@@ -158,7 +159,7 @@ func (c *call) liveEntry() *entry {
 		c.failErr(err)
 		return nil
 	}
-	if e == nil || !e.doc.live() {
+	if e == nil || !e.doc.Live() {
 		c.miss()
 		return nil
 	}
@@ -283,7 +284,7 @@ func (c *call) versionGET() {
 		c.miss()
 		return
 	}
-	c.raw(http.StatusOK, "application/json", e.doc.renderVersion(c.s.baseURL(c.r), v))
+	c.raw(http.StatusOK, "application/json", e.doc.RenderVersion(c.s.baseURL(c.r), v))
 }
 
 // tarballVersion validates the package name and the tarball file name of
@@ -316,7 +317,7 @@ func (c *call) tarball() {
 		c.failErr(err)
 		return
 	}
-	if e == nil || !e.doc.live() {
+	if e == nil || !e.doc.Live() {
 		c.miss()
 		return
 	}
@@ -337,7 +338,7 @@ func (c *call) tarball() {
 		return
 	}
 	h["Content-Type"] = octetCT
-	file := e.doc.storedFile(version)
+	file := e.doc.StoredFile(version)
 	key := c.name + "/" + file
 	if b, ok := c.s.blobs.get(key); ok {
 		h["Content-Length"] = []string{itoa(len(b))}
@@ -400,7 +401,7 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	defer release()
-	var body publishBody
+	var body packument.PublishBody
 	if err := c.readJSON(c.s.opts.MaxPublishBytes, &body); err != nil {
 		c.failErr(err)
 		return
@@ -420,10 +421,10 @@ func (c *call) putPackument(rev string) {
 	strict := c.cfg.FeatureFlags&config.StrictIntegrity != 0
 	a := c.actor()
 	if len(body.Attachments) > 0 {
-		var pub *published
-		override := a.admin && c.r.URL.Query().Get("allow-similar") == "true"
-		d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-			p, err := d.applyPublish(&body, a, now, strict, c.s.tarLimits)
+		var pub *packument.Published
+		override := a.Admin && c.r.URL.Query().Get("allow-similar") == "true"
+		d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+			p, err := d.ApplyPublish(&body, a, now, strict, c.s.tarLimits)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -437,32 +438,32 @@ func (c *call) putPackument(rev string) {
 				if d.Blobs == nil {
 					d.Blobs = map[string]string{}
 				}
-				p.file = blobFile(c.name, p.version, p.tarball)
-				d.Blobs[p.version] = p.file
+				p.File = packument.BlobFile(c.name, p.Version, p.Tarball)
+				d.Blobs[p.Version] = p.File
 			}
 			pub = p
 			return func(ctx context.Context) error {
-				return c.s.blobStore.Put(ctx, c.name, p.file, p.tarball)
+				return c.s.blobStore.Put(ctx, c.name, p.File, p.Tarball)
 			}, nil, nil
 		})
 		if err != nil {
 			c.failErr(err)
 			return
 		}
-		c.s.log.Info("published", "package", c.name, "version", pub.version, "user", a.name, "bytes", len(pub.tarball))
-		c.json(http.StatusCreated, map[string]any{"ok": true, "success": true, "id": c.name, "rev": d.rev()})
+		c.s.log.Info("published", "package", c.name, "version", pub.Version, "user", a.Name, "bytes", len(pub.Tarball))
+		c.json(http.StatusCreated, map[string]any{"ok": true, "success": true, "id": c.name, "rev": d.CouchRev()})
 		return
 	}
 	var removed []string
-	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
+	d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published; a publish needs a version and its tarball", c.name)
 		}
-		if rev != "" && rev != d.rev() {
-			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.rev())
+		if rev != "" && rev != d.CouchRev() {
+			return nil, nil, packument.Errorf(http.StatusConflict, "revision %q is not the current one (%s)", rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
-		r, err := d.applyMetadata(&body, a, now)
+		r, err := d.ApplyMetadata(&body, a, now)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -474,16 +475,16 @@ func (c *call) putPackument(rev string) {
 		return
 	}
 	if len(removed) > 0 {
-		c.s.log.Info("unpublished", "package", c.name, "versions", removed, "user", a.name)
+		c.s.log.Info("unpublished", "package", c.name, "versions", removed, "user", a.Name)
 	}
-	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.rev()})
+	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name, "rev": d.CouchRev()})
 }
 
 // storedFiles maps each live version of d to its blob file.
-func storedFiles(d *doc) map[string]string {
+func storedFiles(d *packument.Doc) map[string]string {
 	m := make(map[string]string, len(d.Versions))
 	for v := range d.Versions {
-		m[v] = d.storedFile(v)
+		m[v] = d.StoredFile(v)
 	}
 	return m
 }
@@ -536,25 +537,25 @@ func (c *call) unpublishAll() {
 	now := c.s.now()
 	a := c.actor()
 	var all []string
-	_, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+	_, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
-		if err := d.checkWriter(a); err != nil {
+		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
-		if c.rev != d.rev() {
-			return nil, nil, errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.rev())
+		if c.rev != d.CouchRev() {
+			return nil, nil, packument.Errorf(http.StatusConflict, "revision %q is not the current one (%s)", c.rev, d.CouchRev())
 		}
 		stored := storedFiles(d)
-		all = d.unpublishAll(a, now, nil)
+		all = d.UnpublishAll(a, now, nil)
 		return nil, c.deleteTarballs(stored, all), nil
 	})
 	if err != nil {
 		c.failErr(err)
 		return
 	}
-	c.s.log.Info("unpublished package", "package", c.name, "versions", all, "user", a.name)
+	c.s.log.Info("unpublished package", "package", c.name, "versions", all, "user", a.Name)
 	c.json(http.StatusOK, map[string]any{"ok": true, "id": c.name})
 }
 
@@ -586,7 +587,7 @@ func (c *call) deleteTarball() {
 		return
 	}
 	d := e.doc
-	if err := d.checkWriter(c.actor()); err != nil {
+	if err := d.CheckWriter(c.actor()); err != nil {
 		c.failErr(err)
 		return
 	}
@@ -660,32 +661,32 @@ func (c *call) distTag() {
 	}
 	now := c.s.now()
 	a := c.actor()
-	d, err := c.s.write(c.ctx(), c.name, func(d *doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
-		if !exists || !d.live() {
-			return nil, nil, errorf(http.StatusNotFound, "package %q is not published", c.name)
+	d, err := c.s.write(c.ctx(), c.name, func(d *packument.Doc, exists bool) (func(context.Context) error, func(context.Context) error, error) {
+		if !exists || !d.Live() {
+			return nil, nil, packument.Errorf(http.StatusNotFound, "package %q is not published", c.name)
 		}
-		if err := d.checkWriter(a); err != nil {
+		if err := d.CheckWriter(a); err != nil {
 			return nil, nil, err
 		}
 		if del {
 			if _, ok := d.DistTags[c.tag]; !ok {
-				return nil, nil, errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
+				return nil, nil, packument.Errorf(http.StatusNotFound, "%q is not a dist-tag of %s", c.tag, c.name)
 			}
 			delete(d.DistTags, c.tag)
 		} else {
 			if _, ok := d.Versions[version]; !ok {
-				return nil, nil, errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
+				return nil, nil, packument.Errorf(http.StatusNotFound, "%s@%s is not published", c.name, version)
 			}
 			d.DistTags[c.tag] = version
 		}
-		d.touch(now)
+		d.Touch(now)
 		return nil, nil, nil
 	})
 	if err != nil {
 		c.failErr(err)
 		return
 	}
-	c.s.log.Info("dist-tag", "package", c.name, "tag", c.tag, "version", version, "delete", del, "user", a.name)
+	c.s.log.Info("dist-tag", "package", c.name, "tag", c.tag, "version", version, "delete", del, "user", a.Name)
 	status := http.StatusCreated
 	if del {
 		status = http.StatusOK

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 )
 
@@ -15,39 +16,39 @@ import (
 // only the scope's owner and members (or an admin) may; the first
 // publish in a scope nobody owns makes the publisher its owner; then the
 // look-alike rule. An unscoped name is first-come.
-func (s *Server) newPackage(name string, a actor, override bool, now time.Time) error {
+func (s *Server) newPackage(name string, a packument.Actor, override bool, now time.Time) error {
 	scope, _ := pkgname.Split(name)
 	var owned bool
 	if scope != "" {
 		sc, ok := s.scopes.Get(scope, now)
-		if ok && !sc.Allows(a.name) && !a.admin {
-			return scopeRefusal(sc, a.name)
+		if ok && !sc.Allows(a.Name) && !a.Admin {
+			return scopeRefusal(sc, a.Name)
 		}
 		owned = ok
 	}
 	if err := s.similarFromStore(name); err != nil {
 		return err
 	}
-	if err := s.similar.claim(name, a.name, override); err != nil {
+	if err := s.similar.claim(name, a.Name, override); err != nil {
 		return err
 	}
 	if scope != "" && !owned {
-		sc, err := s.scopes.Claim(scope, a.name, now)
+		sc, err := s.scopes.Claim(scope, a.Name, now)
 		if err != nil {
 			return err
 		}
-		if !sc.Allows(a.name) && !a.admin {
-			return scopeRefusal(sc, a.name) // someone claimed it first
+		if !sc.Allows(a.Name) && !a.Admin {
+			return scopeRefusal(sc, a.Name) // someone claimed it first
 		}
-		if sc.Owner == a.name && sc.Origin == auth.ScopeFirstPublish {
-			s.log.Info("scope claimed by its first publisher", "scope", "@"+scope, "user", a.name)
+		if sc.Owner == a.Name && sc.Origin == auth.ScopeFirstPublish {
+			s.log.Info("scope claimed by its first publisher", "scope", "@"+scope, "user", a.Name)
 		}
 	}
 	return nil
 }
 
 func scopeRefusal(sc auth.Scope, user string) error {
-	return errorf(http.StatusForbidden, "scope @%s belongs to %s; user %q is not a member (the owner or an admin adds members: bun13 scope member add @%s %s, or npm org set %s %s)", sc.Name, sc.Owner, user, sc.Name, user, sc.Name, user)
+	return packument.Errorf(http.StatusForbidden, "scope @%s belongs to %s; user %q is not a member (the owner or an admin adds members: bun13 scope member add @%s %s, or npm org set %s %s)", sc.Name, sc.Owner, user, sc.Name, user, sc.Name, user)
 }
 
 // ---- HTTP: npm's org API (npm org set|rm|ls) and an admin list/create.

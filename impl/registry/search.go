@@ -6,14 +6,15 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/store/search"
 )
 
 // indexSearch brings the search index (a search.Memory: the query
 // language, matching, scoring and the /-/v1/search body live in
 // impl/store/search) up to date with d, on every write and at boot.
-func (s *Server) indexSearch(d *doc) {
-	if !d.live() {
+func (s *Server) indexSearch(d *packument.Doc) {
+	if !d.Live() {
 		_ = s.index.Remove(context.Background(), d.Name)
 		return
 	}
@@ -21,13 +22,13 @@ func (s *Server) indexSearch(d *doc) {
 }
 
 // searchEntry is what /-/v1/search shows of d: its latest version.
-func searchEntry(d *doc) search.Entry {
+func searchEntry(d *packument.Doc) search.Entry {
 	v := d.DistTags["latest"]
 	m := d.Versions[v]
 	e := search.Entry{
 		Name:        d.Name,
 		Version:     v,
-		Description: rawString(m["description"]),
+		Description: packument.RawString(m["description"]),
 		Date:        d.Time[v],
 		Maintainers: make([]search.Person, len(d.Maintainers)),
 		Links:       map[string]string{},
@@ -37,7 +38,7 @@ func searchEntry(d *doc) search.Entry {
 	}
 	_ = json.Unmarshal(m["keywords"], &e.Keywords)
 	_ = json.Unmarshal(m["_npmUser"], &e.Publisher)
-	if h := rawString(m["homepage"]); h != "" {
+	if h := packument.RawString(m["homepage"]); h != "" {
 		e.Links["homepage"] = h
 	}
 	var repo struct {
@@ -45,7 +46,7 @@ func searchEntry(d *doc) search.Entry {
 	}
 	if json.Unmarshal(m["repository"], &repo) == nil && repo.URL != "" {
 		e.Links["repository"] = repo.URL
-	} else if r := rawString(m["repository"]); r != "" {
+	} else if r := packument.RawString(m["repository"]); r != "" {
 		e.Links["repository"] = r
 	}
 	return e

@@ -37,6 +37,7 @@ import (
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 	"github.com/bun13/bun13/impl/store/blobs"
@@ -392,9 +393,9 @@ func (s *Server) loadAll(ctx context.Context) error {
 }
 
 // account moves the stored gauges from old to new (either may be nil).
-func (s *Server) account(old, new *doc) {
-	count := func(d *doc) (int, int, int64) {
-		if d == nil || !d.live() {
+func (s *Server) account(old, new *packument.Doc) {
+	count := func(d *packument.Doc) (int, int, int64) {
+		if d == nil || !d.Live() {
 			return 0, 0, 0
 		}
 		var b int64

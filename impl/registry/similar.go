@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 )
 
@@ -24,7 +25,7 @@ type similarEntry struct {
 }
 
 // update records d's maintainers.
-func (ix *similarIndex) update(d *doc) {
+func (ix *similarIndex) update(d *packument.Doc) {
 	ms := make([]string, 0, len(d.Maintainers))
 	for _, p := range d.Maintainers {
 		ms = append(ms, p.Name)
@@ -63,7 +64,7 @@ func (ix *similarIndex) claim(name, user string, override bool) error {
 		}
 	}
 	if len(others) > 0 && !override {
-		return errorf(http.StatusForbidden, "package name %q is too similar to the existing package %s (names are compared lower-cased without '.', '-' and '_'); only its maintainers may publish it (an admin may override with ?allow-similar=true)", name, strings.Join(others, ", "))
+		return packument.Errorf(http.StatusForbidden, "package name %q is too similar to the existing package %s (names are compared lower-cased without '.', '-' and '_'); only its maintainers may publish it (an admin may override with ?allow-similar=true)", name, strings.Join(others, ", "))
 	}
 	for _, e := range ix.m[k] {
 		if e.name == name {

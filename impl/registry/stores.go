@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs"
@@ -34,14 +35,14 @@ func (u *unavailable) Unwrap() error { return u.err }
 // bad names pass as they are, anything else is unavailable.
 func (s *Server) storeErr(err error) error {
 	var u *unavailable
-	var ae *apiError
+	var ae *packument.Error
 	switch {
 	case err == nil, errors.Is(err, docs.ErrNotFound), errors.Is(err, blobs.ErrNotFound),
 		errors.Is(err, docs.ErrConflict), errors.As(err, &u), errors.As(err, &ae):
 		return err
 	}
 	if errors.Is(err, pkgname.ErrInvalid) {
-		return errorf(http.StatusBadRequest, "%s", err.Error())
+		return packument.Errorf(http.StatusBadRequest, "%s", err.Error())
 	}
 	return &unavailable{err}
 }
@@ -54,7 +55,7 @@ func (s *Server) storeCtx(ctx context.Context) (context.Context, context.CancelF
 // decodeEntry is the document cache's decoder: a parsed document whose
 // views are rendered on first use.
 func decodeEntry(name string, b []byte) (*entry, error) {
-	d, err := parseDoc(b)
+	d, err := packument.ParseDoc(b)
 	if err != nil {
 		return nil, fmt.Errorf("document of %s: %w", name, err)
 	}
@@ -63,7 +64,7 @@ func decodeEntry(name string, b []byte) (*entry, error) {
 
 // wrote brings what this process keeps beside the documents up to date
 // with a write of d (old is the document before, nil if none).
-func (s *Server) wrote(old, d *doc) {
+func (s *Server) wrote(old, d *packument.Doc) {
 	if s.mem != nil {
 		s.indexSearch(d)
 	}

@@ -111,6 +111,10 @@ func screen(v view, rows, cols int, color bool, help string) []string {
 	add(line{{strings.Repeat("─", cols), sgrDim}})
 
 	st := v.stats
+	var fleet []line
+	if st != nil {
+		fleet = fleetLines(st.Fleet, v.now)
+	}
 	if st == nil {
 		add(line{{"waiting for the first sample…", sgrDim}})
 	} else {
@@ -128,7 +132,7 @@ func screen(v view, rows, cols int, color bool, help string) []string {
 		l.add("   "+fmtCount(st.Requests.Recent)+" in "+fmtWindow(st.Window), sgrDim)
 		add(l)
 		// The chart takes the rows the rest leaves, up to six.
-		for _, r := range spark(st.History, cols, min(6, max(1, rows-fixedLines))) {
+		for _, r := range spark(st.History, cols, min(6, max(1, rows-fixedLines-len(fleet)))) {
 			add(line{{r, sgrGreen}})
 		}
 
@@ -212,6 +216,9 @@ func screen(v view, rows, cols int, color bool, help string) []string {
 		l.add("   config read "+fmtSeconds(st.ConfigReadSeconds), sgrDim)
 		add(l)
 	}
+	for _, l := range fleet {
+		add(l)
+	}
 
 	out := make([]string, 0, rows)
 	for _, l := range ls {
@@ -240,6 +247,8 @@ func statsFields(v view) []string {
 	if st == nil {
 		return f
 	}
+	alerts, info := fleetFields(st.Fleet)
+	f = append(f, alerts...)
 	f = append(f, "req/s="+fmtRate(st.Requests.Rate), "p50="+fmtSeconds(st.P50), "p99="+fmtSeconds(st.P99),
 		"5xx="+fmtCount(st.Errors5xx.Recent), "4xx="+fmtCount(st.Errors4xx.Recent),
 		"429="+fmtCount(st.RateLimited.Recent), "auth="+fmtCount(st.AuthFailures.Recent))
@@ -249,6 +258,7 @@ func statsFields(v view) []string {
 	if fs := st.ConfigFile; fs != nil && !(fs.Valid && fs.Applied) {
 		f = append(f, "file="+fileState(fs))
 	}
+
 	if u := st.Uplink; u != nil {
 		s := "down"
 		switch {
@@ -261,7 +271,7 @@ func statsFields(v view) []string {
 		}
 		f = append(f, "uplink="+s)
 	}
-	return f
+	return append(f, info...)
 }
 
 // fileState is the lockfile's trouble in a word: its SPEC code (with the

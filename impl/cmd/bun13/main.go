@@ -175,7 +175,7 @@ const usageText = `bun13: the 13-byte config system
   bun13 token issue|revoke|list ...
   bun13 scope add|member|list ...
   bun13 proxy test URL
-  bun13 status [--registry URL]          config, its source per field, file validity, the running registry
+  bun13 status [--registry URL]          config, its source per field, file validity, the running registry and its fleet
   bun13 metrics [--registry URL] [--summary]
   bun13 benchmark [config|validation|jwt|ratelimit|dns|all]
   bun13 validate headers ...             (same as bun13 headers validate)

@@ -31,6 +31,7 @@ import (
 	"github.com/bun13/bun13/impl/headers"
 	"github.com/bun13/bun13/impl/lockfile"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
 )
 
 func init() {
@@ -85,14 +86,26 @@ type statusReport struct {
 		Error     string          `json:"error,omitempty"`
 		Config    json.RawMessage `json:"config,omitempty"`
 		Agrees    *bool           `json:"agrees,omitempty"`
+		// Fleet is the registry's GET /_dashboard/api/fleet: every
+		// replica heartbeating into its fleet store, drift marked.
+		// Absent when the registry keeps no fleet view.
+		Fleet *heartbeat.Snapshot `json:"fleet,omitempty"`
 	} `json:"registry"`
 }
 
 // runStatus shows the config with its source per field, whether the file
 // is valid, and the running registry's health and config, and whether
-// they agree. Exit 1 when the file is invalid or the registry runs
-// another config than the file's; 0 otherwise (a registry that does not
-// answer is reported, not an error).
+// they agree, and the registry's fleet: every replica with its version
+// and config, those whose config differs from the majority's marked (the
+// ConfigDrift alert's question, answered live). Exit 1 when the file is
+// invalid, the registry runs another config than the file's, or a
+// replica drifts; 0 otherwise (a registry that does not answer is
+// reported, not an error).
+//
+// The fleet comes from the registry's own API, not from the database: the
+// operator needs no database credentials, the answer is the one the
+// dashboard and the ConfigDrift alert see (same listing, same drift
+// rule), and it works the same on a single node (a fleet of one).
 func runStatus(e *env, args []string) error {
 	fs := newFlags("status")
 	file := e.fileFlag(fs)
@@ -148,6 +161,13 @@ func runStatus(e *env, args []string) error {
 				r.Server.Agrees = &agrees
 			}
 		}
+		// 200, or 503 with the last good listing and the store's error.
+		if code, body, err := e.fetch(base + "/_dashboard/api/fleet"); err == nil && (code == 200 || code == 503) {
+			var f heartbeat.Snapshot
+			if json.Unmarshal(body, &f) == nil && f.Replicas != nil {
+				r.Server.Fleet = &f
+			}
+		}
 	}
 	if *asJSON {
 		b, _ := json.MarshalIndent(r, "", "  ")
@@ -163,8 +183,51 @@ func runStatus(e *env, args []string) error {
 		return errSilentFail
 	case r.Server.Agrees != nil && !*r.Server.Agrees:
 		return errSilentFail
+	case r.Server.Fleet != nil && r.Server.Fleet.Drifting > 0:
+		return errSilentFail
 	}
 	return nil
+}
+
+// printFleet is status's fleet table, drifting replicas first.
+func printFleet(w io.Writer, f *heartbeat.Snapshot) {
+	switch {
+	case f.Drifting > 0:
+		fmt.Fprintf(w, "fleet     %d replicas, %d DRIFTING from the common config %s\n", len(f.Replicas), f.Drifting, f.Common)
+	case len(f.Replicas) == 1:
+		fmt.Fprintf(w, "fleet     1 replica\n")
+	default:
+		fmt.Fprintf(w, "fleet     %d replicas, all on config %s\n", len(f.Replicas), f.Common)
+	}
+	if f.Error != "" {
+		fmt.Fprintf(w, "  fleet store unreachable (last good listing shown): %s\n", f.Error)
+	}
+	if len(f.Replicas) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  \tREPLICA\tVERSION\tCONFIG\tFLAGS\tSTARTED\tLAST SEEN")
+	for _, drift := range []bool{true, false} {
+		for _, m := range f.Replicas {
+			if m.Drift != drift {
+				continue
+			}
+			mark, id := "", m.ID
+			if m.Drift {
+				mark = "DRIFT"
+			}
+			if m.Self {
+				id += " (answered)"
+			}
+			flags := m.ConfigError
+			if m.Config != nil {
+				flags = m.Config.FeatureFlags.String()
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", mark, id, m.Version, m.Hex, flags,
+				m.Started.Local().Format(time.DateTime), m.Seen.Local().Format(time.TimeOnly))
+		}
+	}
+	tw.Flush()
 }
 
 func printStatus(w io.Writer, r *statusReport) {
@@ -196,6 +259,9 @@ func printStatus(w io.Writer, r *statusReport) {
 	}
 	if r.Server.Config != nil {
 		fmt.Fprintf(w, "  live config %s\n", r.Server.Config)
+	}
+	if r.Server.Fleet != nil {
+		printFleet(w, r.Server.Fleet)
 	}
 	if r.Server.Agrees != nil {
 		if *r.Server.Agrees {

@@ -22,7 +22,25 @@ import (
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/dashboard"
 	"github.com/bun13/bun13/impl/metrics"
+	"github.com/bun13/bun13/impl/store/fleet"
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
 )
+
+// testFleet is three replicas heartbeating, replica-c with DEBUG toggled
+// against the others' c.
+func testFleet(t *testing.T, c config.Config) *fleet.Memory {
+	t.Helper()
+	st := &fleet.Memory{}
+	other := c
+	other.FeatureFlags ^= config.Debug
+	for i, cfg := range []config.Config{c, c, other} {
+		r := fleet.Replica{ID: "replica-" + string(rune('a'+i)), Version: "test", Config: [fleet.ConfigSize]byte(cfg.Bytes()), Started: time.Now()}
+		if err := st.Beat(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
 
 // topServer is a dashboard behind a loopback server, with some registry
 // traffic on its metrics, for bun13 top to watch.
@@ -65,6 +83,7 @@ func newTopServer(t *testing.T, c config.Config) *topServer {
 	}()
 	d, err := dashboard.New(ctx, dashboard.Options{
 		Store:      store,
+		Fleet:      &heartbeat.View{Store: testFleet(t, c), Self: "replica-a"},
 		Gatherer:   reg,
 		Registerer: reg,
 		Logger:     slog.New(slog.DiscardHandler),
@@ -142,7 +161,7 @@ func TestTopNoneMode(t *testing.T) {
 	if strings.Contains(got, "\x1b") {
 		t.Errorf("escape codes in none mode: %q", got)
 	}
-	for _, want := range []string{`config flags=0x000000b8`, `req/s=[1-9]`, `p99=[0-9.]+ms`, `5xx=[1-9]`, `dns=97\.0%`} {
+	for _, want := range []string{`config flags=0x000000b8`, `req/s=[1-9]`, `p99=[0-9.]+ms`, `5xx=[1-9]`, `dns=97\.0%`, `drift=replica-c req/s=`} {
 		if !regexp.MustCompile(want).MatchString(got) {
 			t.Errorf("output lacks %s:\n%s", want, got)
 		}
@@ -290,7 +309,7 @@ func testTopTmuxRaw(t *testing.T, bin string) {
 	srv := newTopServer(t, c)
 	// The pane is smaller than the config's 24x80: the view is clipped.
 	p := newTmux(t, 72, 20, topScript(bin, srv.url))
-	screen := p.waitScreen("bun13 top", "requests", "5xx", "p99", "config", "q quit")
+	screen := p.waitScreen("bun13 top", "requests", "5xx", "p99", "config", "q quit", "1 replica DRIFTING", "! replica-c")
 	t.Logf("screen:\n%s", screen)
 	lines := strings.Split(strings.TrimRight(screen, "\n"), "\n")
 	if len(lines) != 20 || !strings.Contains(lines[19], "q quit") {

@@ -333,6 +333,65 @@ function renderStats(s) {
   state.historyCap = s.historyCap || 120;
   $('spark-span').textContent = fmtWindow(state.historyCap * (s.interval || 1));
   drawSpark();
+  renderFleet(s.fleet);
+}
+
+// ---- rendering: fleet
+
+// The replicas heartbeating into the fleet store, the ones whose config
+// differs from the majority's highlighted: the ConfigDrift alert's
+// question, answered live. Bytes differing from the common config are
+// marked in the hex.
+function renderFleet(f) {
+  const sec = $('fleet');
+  if (!f) { sec.hidden = true; return; }
+  sec.hidden = false;
+  const rows = f.replicas || [];
+  const note = $('fleet-note');
+  const n = rows.length;
+  let text = `${n} replica${n === 1 ? '' : 's'} · ` + (f.drifting ? `${f.drifting} drifting from ${f.common}` : 'all on one config');
+  if (f.error) text += ` · store unreachable: ${f.error}`;
+  note.textContent = text;
+  note.classList.toggle('bad', !!f.drifting || !!f.error);
+  const body = $('fleet-rows');
+  body.replaceChildren(...rows.map((r) => {
+    const tr = document.createElement('tr');
+    tr.dataset.id = r.id;
+    if (r.drift) { tr.className = 'drift'; tr.dataset.drift = 'true'; }
+    const td = (content, cls) => {
+      const c = document.createElement('td');
+      if (cls) c.className = cls;
+      if (content instanceof Node) c.append(content); else c.textContent = content;
+      return c;
+    };
+    const id = document.createElement('span');
+    id.textContent = r.id;
+    const idCell = td(id);
+    if (r.self) {
+      const me = document.createElement('span');
+      me.className = 'self';
+      me.textContent = 'this replica';
+      idCell.append(me);
+    }
+    const hexCell = td('', 'mono');
+    for (let i = 0; i < r.hex.length; i += 2) {
+      const b = document.createElement('span');
+      b.textContent = r.hex.slice(i, i + 2) + (i + 2 < r.hex.length ? ' ' : '');
+      if (f.common && r.hex.slice(i, i + 2) !== f.common.slice(i, i + 2)) b.className = 'diff';
+      hexCell.append(b);
+    }
+    const c = r.config;
+    const flags = c ? flagNames(parseInt(c.featureFlags, 16)) : (r.configError || 'invalid');
+    const term = c ? `${c.terminalMode} · ${c.rows}×${c.cols}` : '—';
+    let badge = '';
+    if (r.drift) {
+      badge = document.createElement('span');
+      badge.className = 'drift-badge';
+      badge.textContent = 'drift';
+    }
+    tr.append(idCell, td(r.version, 'mono'), hexCell, td(flags), td(term), td(fmtAgo(r.started)), td(fmtAgo(r.seen)), td(badge));
+    return tr;
+  }));
 }
 
 function hostOf(u) { try { return new URL(u).host; } catch { return u || ''; } }

@@ -1,4 +1,4 @@
-package registry
+package packument
 
 import (
 	"bytes"
@@ -29,22 +29,22 @@ var installScripts = []string{"preinstall", "install", "postinstall"}
 // manifest m of name@version, and returns the values to store in place of
 // the client's (a nil value means: remove the field). Differences are 400s
 // naming the field.
-func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limits) (map[string]json.RawMessage, error) {
+func fromTarball(name, version string, m Manifest, tgz []byte, lim tarcheck.Limits) (map[string]json.RawMessage, error) {
 	info, err := tarcheck.Inspect(bytes.NewReader(tgz), lim)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "attachment: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "attachment: %v", err)
 	}
-	var pj manifest
+	var pj Manifest
 	if err := json.Unmarshal(info.Manifest, &pj); err != nil || pj == nil {
-		return nil, errorf(http.StatusBadRequest, "attachment: %s/package.json is not a JSON object", info.Root)
+		return nil, Errorf(http.StatusBadRequest, "attachment: %s/package.json is not a JSON object", info.Root)
 	}
 	bad := func(field, why string) error {
-		return errorf(http.StatusBadRequest, "manifest confusion: %q in the publish manifest differs from the tarball's %s/package.json (%s); publish the manifest of the tarball", field, info.Root, why)
+		return Errorf(http.StatusBadRequest, "manifest confusion: %q in the publish manifest differs from the tarball's %s/package.json (%s); publish the manifest of the tarball", field, info.Root, why)
 	}
-	if got := rawString(pj["name"]); got != name {
+	if got := RawString(pj["name"]); got != name {
 		return nil, bad("name", fmt.Sprintf("the tarball says %q, the publish %q", got, name))
 	}
-	if got := cleanVersion(rawString(pj["version"])); got != version {
+	if got := cleanVersion(RawString(pj["version"])); got != version {
 		return nil, bad("version", fmt.Sprintf("the tarball says %q, the publish %q", got, version))
 	}
 	out := map[string]json.RawMessage{}
@@ -54,7 +54,7 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 	// sides drop from dependencies the names that are optional.
 	type depSide struct{ deps, opt, peer map[string]string }
 	sides := [2]depSide{}
-	for i, src := range []manifest{m, pj} {
+	for i, src := range []Manifest{m, pj} {
 		where := "publish manifest"
 		if i == 1 {
 			where = "tarball"
@@ -62,13 +62,13 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 		var err error
 		var s depSide
 		if s.deps, err = stringMap(src["dependencies"]); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%s: dependencies: %v", where, err)
+			return nil, Errorf(http.StatusBadRequest, "%s: dependencies: %v", where, err)
 		}
 		if s.opt, err = stringMap(src["optionalDependencies"]); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%s: optionalDependencies: %v", where, err)
+			return nil, Errorf(http.StatusBadRequest, "%s: optionalDependencies: %v", where, err)
 		}
 		if s.peer, err = stringMap(src["peerDependencies"]); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%s: peerDependencies: %v", where, err)
+			return nil, Errorf(http.StatusBadRequest, "%s: peerDependencies: %v", where, err)
 		}
 		for k := range s.opt {
 			delete(s.deps, k)
@@ -93,17 +93,17 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 	// and directories.bin to one entry per file.
 	mb, err := binMap(m, name, nil)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "publish manifest: bin: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "publish manifest: bin: %v", err)
 	}
 	tb, err := binMap(pj, name, info)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "tarball: bin: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "tarball: bin: %v", err)
 	}
 	if k, ok := mapDiff(mb, tb, nil); !ok {
 		return nil, bad("bin", "entry "+k)
 	}
 	if len(tb) > 0 {
-		out["bin"] = rawJSON(tb)
+		out["bin"] = RawJSON(tb)
 	} else {
 		out["bin"] = nil
 	}
@@ -112,11 +112,11 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 	// the tarball's, with npm's implicit "node-gyp rebuild".
 	ms, err := stringMap(m["scripts"])
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "publish manifest: scripts: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "publish manifest: scripts: %v", err)
 	}
 	ts, err := stringMap(pj["scripts"])
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "tarball: scripts: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "tarball: scripts: %v", err)
 	}
 	if ts["install"] == "" && ts["preinstall"] == "" && info.Has("binding.gyp") && string(pj["gypfile"]) != "false" {
 		ts["install"] = "node-gyp rebuild"
@@ -133,7 +133,7 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 		}
 	}
 	if len(ts) > 0 {
-		out["scripts"] = rawJSON(ts)
+		out["scripts"] = RawJSON(ts)
 	} else {
 		out["scripts"] = nil
 	}
@@ -147,11 +147,11 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 	for _, f := range []string{"os", "cpu"} {
 		a, err := stringList(m[f])
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "publish manifest: %s: %v", f, err)
+			return nil, Errorf(http.StatusBadRequest, "publish manifest: %s: %v", f, err)
 		}
 		b, err := stringList(pj[f])
 		if err != nil {
-			return nil, errorf(http.StatusBadRequest, "tarball: %s: %v", f, err)
+			return nil, Errorf(http.StatusBadRequest, "tarball: %s: %v", f, err)
 		}
 		if !slices.Equal(a, b) {
 			return nil, bad(f, fmt.Sprintf("the tarball has %q, the publish %q", b, a))
@@ -160,11 +160,11 @@ func fromTarball(name, version string, m manifest, tgz []byte, lim tarcheck.Limi
 	}
 	me, err := stringMap(m["engines"])
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "publish manifest: engines: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "publish manifest: engines: %v", err)
 	}
 	te, err := stringMap(pj["engines"])
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "tarball: engines: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "tarball: engines: %v", err)
 	}
 	if k, ok := mapDiff(me, te, strings.TrimSpace); !ok {
 		return nil, bad("engines", "entry "+k)
@@ -259,7 +259,7 @@ func mapDiff(a, b map[string]string, norm func(string) string) (string, bool) {
 // binMap is npm's normalized bin of manifest m: a string is {bare name:
 // path}; keys are base names; paths lose "./" and backslashes. Without
 // bin, directories.bin lists the files under it (when info is known).
-func binMap(m manifest, name string, info *tarcheck.Info) (map[string]string, error) {
+func binMap(m Manifest, name string, info *tarcheck.Info) (map[string]string, error) {
 	out := map[string]string{}
 	raw := m["bin"]
 	if len(raw) == 0 || string(raw) == "null" {
@@ -270,7 +270,7 @@ func binMap(m manifest, name string, info *tarcheck.Info) (map[string]string, er
 		if json.Unmarshal(m["directories"], &dirs) != nil {
 			return out, nil
 		}
-		dir := cleanBinPath(rawString(dirs["bin"]))
+		dir := cleanBinPath(RawString(dirs["bin"]))
 		if dir == "" {
 			return out, nil
 		}

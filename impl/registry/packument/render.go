@@ -1,4 +1,4 @@
-package registry
+package packument
 
 import (
 	"bytes"
@@ -23,9 +23,9 @@ var abbreviatedFields = []string{
 	"_hasShrinkwrap", "hasInstallScript", "cpu", "os", "libc", "funding", "license",
 }
 
-// tarballURL is where a version's tarball is served: the public
+// TarballURL is where a version's tarball is served: the public
 // registry's layout, /NAME/-/BARE-VERSION.tgz.
-func tarballURL(base, name, version string) string {
+func TarballURL(base, name, version string) string {
 	return base + "/" + name + "/-/" + url.PathEscape(pkgname.TarballFile(name, version))
 }
 
@@ -33,21 +33,21 @@ func tarballURL(base, name, version string) string {
 func renderDist(raw json.RawMessage, base, name, version string) json.RawMessage {
 	dist := map[string]json.RawMessage{}
 	_ = json.Unmarshal(raw, &dist)
-	dist["tarball"] = rawJSON(tarballURL(base, name, version))
+	dist["tarball"] = RawJSON(TarballURL(base, name, version))
 	b, _ := json.Marshal(dist)
 	return b
 }
 
-// renderFull writes the full packument of a live d for clients reaching
+// RenderFull writes the full packument of a live d for clients reaching
 // the server at base (scheme://host[:port][/path], no trailing slash).
-func (d *doc) renderFull(base string) []byte {
+func (d *Doc) RenderFull(base string) []byte {
 	var b bytes.Buffer
 	b.Grow(1024 * (1 + len(d.Versions)))
-	vs := d.sortedVersions()
+	vs := d.SortedVersions()
 	b.WriteString(`{"_id":`)
 	writeJSON(&b, d.Name)
 	b.WriteString(`,"_rev":`)
-	writeJSON(&b, d.rev())
+	writeJSON(&b, d.CouchRev())
 	b.WriteString(`,"name":`)
 	writeJSON(&b, d.Name)
 	if latest, ok := d.Versions[d.DistTags["latest"]]; ok {
@@ -95,7 +95,7 @@ func (d *doc) renderFull(base string) []byte {
 	b.WriteString(`},"maintainers":`)
 	ms := d.Maintainers
 	if ms == nil {
-		ms = []person{}
+		ms = []Person{}
 	}
 	writeJSON(&b, ms)
 	if d.Readme != "" {
@@ -149,8 +149,8 @@ func writeTime(b *bytes.Buffer, t map[string]string) {
 	}
 }
 
-// renderAbbreviated writes the install-v1 packument.
-func (d *doc) renderAbbreviated(base string) []byte {
+// RenderAbbreviated writes the install-v1 packument.
+func (d *Doc) RenderAbbreviated(base string) []byte {
 	var b bytes.Buffer
 	b.Grow(512 * (1 + len(d.Versions)))
 	b.WriteString(`{"name":`)
@@ -160,7 +160,7 @@ func (d *doc) renderAbbreviated(base string) []byte {
 	b.WriteString(`,"dist-tags":`)
 	writeJSON(&b, d.DistTags)
 	b.WriteString(`,"versions":{`)
-	for i, v := range d.sortedVersions() {
+	for i, v := range d.SortedVersions() {
 		if i > 0 {
 			b.WriteByte(',')
 		}
@@ -191,8 +191,8 @@ func (d *doc) renderAbbreviated(base string) []byte {
 	return b.Bytes()
 }
 
-// renderVersion writes one version's manifest as the full packument has it.
-func (d *doc) renderVersion(base, v string) []byte {
+// RenderVersion writes one version's manifest as the full packument has it.
+func (d *Doc) RenderVersion(base, v string) []byte {
 	m := d.Versions[v]
 	out := make(map[string]json.RawMessage, len(m))
 	for k, raw := range m {

@@ -1,4 +1,15 @@
-package registry
+// Package packument is the registry's package document: the stored form
+// of a package ([Doc]: versions, dist-tags, times, maintainers, tarball
+// sizes and blob files, the unpublished tombstone), the rules a publish
+// or a metadata change must follow ([Doc.ApplyPublish] checks the
+// manifest against the tarball's own package.json, the integrity, the
+// no-republish rule; [Doc.ApplyMetadata] deprecations, unpublishes,
+// owners), and the packuments rendered from it for a base URL (full,
+// abbreviated, one version). Refusals are [Error]s carrying the HTTP
+// status the client gets. It knows nothing of HTTP routing, storage or
+// caches: package registry serves it, package store/docs keeps its
+// bytes.
+package packument
 
 import (
 	"bytes"
@@ -19,30 +30,30 @@ import (
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
 )
 
-// person is a maintainer or publisher as npm writes them.
-type person struct {
+// Person is a maintainer or publisher as npm writes them.
+type Person struct {
 	Name  string `json:"name"`
 	Email string `json:"email"`
 }
 
-// manifest is one version's package.json as published, field by field, so
+// Manifest is one version's package.json as published, field by field, so
 // fields the registry does not know survive untouched.
-type manifest map[string]json.RawMessage
+type Manifest map[string]json.RawMessage
 
-// doc is the stored form of a package. It is not the packument: the
+// Doc is the stored form of a package. It is not the packument: the
 // packument is rendered from it per base URL (tarball URLs point at the
 // server the client talks to).
-type doc struct {
+type Doc struct {
 	Name     string              `json:"name"`
 	Rev      int64               `json:"rev"`
 	DistTags map[string]string   `json:"dist-tags"`
-	Versions map[string]manifest `json:"versions"`
+	Versions map[string]Manifest `json:"versions"`
 	// Time holds "created", "modified" and one entry per version ever
 	// published. A version's entry stays after it is unpublished: that
 	// tombstone is what refuses a second publish of the same version, as
 	// the public registry does.
 	Time        map[string]string `json:"time"`
-	Maintainers []person          `json:"maintainers"`
+	Maintainers []Person          `json:"maintainers"`
 	// Readme is the latest publish's readme, shown at the top of the
 	// packument; versions do not repeat it (as on the public registry).
 	Readme         string `json:"readme,omitempty"`
@@ -57,10 +68,10 @@ type doc struct {
 	Blobs map[string]string `json:"blobs,omitempty"`
 	// Unpublished is set when the whole package was unpublished; the
 	// document stays as a tombstone and GETs answer 404.
-	Unpublished *unpublishedInfo `json:"unpublished,omitempty"`
+	Unpublished *Unpublished `json:"unpublished,omitempty"`
 }
 
-type unpublishedInfo struct {
+type Unpublished struct {
 	Time     string   `json:"time"`
 	Versions []string `json:"versions"`
 	By       string   `json:"by,omitempty"`
@@ -69,20 +80,20 @@ type unpublishedInfo struct {
 // timeFormat is the public registry's timestamp format.
 const timeFormat = "2006-01-02T15:04:05.000Z"
 
-func stamp(t time.Time) string { return t.UTC().Format(timeFormat) }
+func Stamp(t time.Time) string { return t.UTC().Format(timeFormat) }
 
-func newDoc(name string) *doc {
-	return &doc{
+func NewDoc(name string) *Doc {
+	return &Doc{
 		Name:     name,
 		DistTags: map[string]string{},
-		Versions: map[string]manifest{},
+		Versions: map[string]Manifest{},
 		Time:     map[string]string{},
 		Sizes:    map[string]int64{},
 	}
 }
 
-func parseDoc(b []byte) (*doc, error) {
-	d := new(doc)
+func ParseDoc(b []byte) (*Doc, error) {
+	d := new(Doc)
 	if err := json.Unmarshal(b, d); err != nil {
 		return nil, err
 	}
@@ -90,7 +101,7 @@ func parseDoc(b []byte) (*doc, error) {
 		d.DistTags = map[string]string{}
 	}
 	if d.Versions == nil {
-		d.Versions = map[string]manifest{}
+		d.Versions = map[string]Manifest{}
 	}
 	if d.Time == nil {
 		d.Time = map[string]string{}
@@ -101,10 +112,10 @@ func parseDoc(b []byte) (*doc, error) {
 	return d, nil
 }
 
-// clone returns a deep enough copy for a writer to modify: maps and slices
+// Clone returns a deep enough copy for a writer to modify: maps and slices
 // are new, manifests are copied field by field (raw values are never
 // modified in place).
-func (d *doc) clone() *doc {
+func (d *Doc) Clone() *Doc {
 	c := *d
 	c.DistTags = cloneMap(d.DistTags)
 	c.Time = cloneMap(d.Time)
@@ -113,7 +124,7 @@ func (d *doc) clone() *doc {
 		c.Blobs = cloneMap(d.Blobs)
 	}
 	c.Maintainers = slices.Clone(d.Maintainers)
-	c.Versions = make(map[string]manifest, len(d.Versions))
+	c.Versions = make(map[string]Manifest, len(d.Versions))
 	for v, m := range d.Versions {
 		c.Versions[v] = cloneMap(m)
 	}
@@ -132,21 +143,21 @@ func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 	return c
 }
 
-// storedFile is the blob file holding version's tarball.
-func (d *doc) storedFile(version string) string {
+// StoredFile is the blob file holding version's tarball.
+func (d *Doc) StoredFile(version string) string {
 	if f, ok := d.Blobs[version]; ok {
 		return f
 	}
 	return pkgname.TarballFile(d.Name, version)
 }
 
-// blobFile is the content-addressed file a shared blob store keeps a
+// BlobFile is the content-addressed file a shared blob store keeps a
 // tarball of name@version under: the tarball file with build metadata
 // naming its sha512 appended to the version ("foo-1.0.0+bun13-0c5b...
 // .tgz"), still a valid tarball file name for the blob store's checks,
 // and never the file a client asks for, so only the document leads to
 // it.
-func blobFile(name, version string, tgz []byte) string {
+func BlobFile(name, version string, tgz []byte) string {
 	sum := sha512.Sum512(tgz)
 	sep := "+"
 	if strings.Contains(version, "+") {
@@ -155,17 +166,17 @@ func blobFile(name, version string, tgz []byte) string {
 	return pkgname.TarballFile(name, version+sep+"bun13-"+hex.EncodeToString(sum[:16]))
 }
 
-// rev is the CouchDB-style revision npm echoes back in /-rev/ URLs.
-func (d *doc) rev() string {
+// CouchRev is the CouchDB-style revision npm echoes back in /-CouchRev/ URLs.
+func (d *Doc) CouchRev() string {
 	h := sha256.Sum256([]byte(d.Name + "\x00" + strconv.FormatInt(d.Rev, 10) + "\x00" + d.Time["modified"]))
 	return strconv.FormatInt(d.Rev, 10) + "-" + hex.EncodeToString(h[:16])
 }
 
-// live reports whether the package has a version to serve.
-func (d *doc) live() bool { return d.Unpublished == nil && len(d.Versions) > 0 }
+// Live reports whether the package has a version to serve.
+func (d *Doc) Live() bool { return d.Unpublished == nil && len(d.Versions) > 0 }
 
-// sortedVersions lists the live versions in semver order.
-func (d *doc) sortedVersions() []string {
+// SortedVersions lists the live versions in semver order.
+func (d *Doc) SortedVersions() []string {
 	vs := make([]string, 0, len(d.Versions))
 	for v := range d.Versions {
 		vs = append(vs, v)
@@ -176,7 +187,7 @@ func (d *doc) sortedVersions() []string {
 
 // everPublished reports whether version v was published at some time,
 // even if it was unpublished since.
-func (d *doc) everPublished(v string) bool {
+func (d *Doc) everPublished(v string) bool {
 	if _, ok := d.Versions[v]; ok {
 		return true
 	}
@@ -192,7 +203,7 @@ func (d *doc) everPublished(v string) bool {
 
 // sameVersion returns a version ever published that equals v once build
 // metadata is ignored ("1.0.0" for "1.0.0+rebuilt"), or "".
-func (d *doc) sameVersion(v string) string {
+func (d *Doc) sameVersion(v string) string {
 	core := stripBuild(v)
 	for old := range d.Time {
 		if old != "created" && old != "modified" && old != v && stripBuild(old) == core {
@@ -219,8 +230,8 @@ func stripBuild(v string) string {
 	return v
 }
 
-// isMaintainer reports whether user may write to the package.
-func (d *doc) isMaintainer(user string) bool {
+// IsMaintainer reports whether user may write to the package.
+func (d *Doc) IsMaintainer(user string) bool {
 	for _, m := range d.Maintainers {
 		if m.Name == user {
 			return true
@@ -232,7 +243,7 @@ func (d *doc) isMaintainer(user string) bool {
 // fixLatest points "latest" at the highest non-prerelease live version
 // (or the highest version) when it is missing or dangling, and drops tags
 // that point at versions no longer served.
-func (d *doc) fixLatest() {
+func (d *Doc) fixLatest() {
 	for t, v := range d.DistTags {
 		if _, ok := d.Versions[v]; !ok {
 			delete(d.DistTags, t)
@@ -241,7 +252,7 @@ func (d *doc) fixLatest() {
 	if _, ok := d.DistTags["latest"]; ok || len(d.Versions) == 0 {
 		return
 	}
-	vs := d.sortedVersions()
+	vs := d.SortedVersions()
 	best := vs[len(vs)-1]
 	for i := len(vs) - 1; i >= 0; i-- {
 		if !strings.Contains(strings.SplitN(vs[i], "+", 2)[0], "-") {
@@ -252,130 +263,130 @@ func (d *doc) fixLatest() {
 	d.DistTags["latest"] = best
 }
 
-// touch bumps the revision and the modified time.
-func (d *doc) touch(now time.Time) {
+// Touch bumps the revision and the modified time.
+func (d *Doc) Touch(now time.Time) {
 	d.Rev++
-	ts := stamp(now)
+	ts := Stamp(now)
 	if d.Time["created"] == "" {
 		d.Time["created"] = ts
 	}
 	d.Time["modified"] = ts
 }
 
-// apiError is an error with the HTTP status the client gets and a message
+// Error is an error with the HTTP status the client gets and a message
 // for the {"error": ...} body.
-type apiError struct {
-	status int
-	msg    string
+type Error struct {
+	Status int
+	Msg    string
 }
 
-func (e *apiError) Error() string { return e.msg }
+func (e *Error) Error() string { return e.Msg }
 
-func errorf(status int, format string, args ...any) *apiError {
-	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+func Errorf(status int, format string, args ...any) *Error {
+	return &Error{Status: status, Msg: fmt.Sprintf(format, args...)}
 }
 
-// publishBody is what npm PUTs to /NAME: a packument fragment with one
+// PublishBody is what npm PUTs to /NAME: a packument fragment with one
 // version and its tarball as a base64 attachment, or (without
 // attachments) a whole packument carrying metadata changes.
-type publishBody struct {
+type PublishBody struct {
 	ID          string                 `json:"_id"`
 	Name        string                 `json:"name"`
 	Rev         string                 `json:"_rev"`
 	DistTags    map[string]string      `json:"dist-tags"`
-	Versions    map[string]manifest    `json:"versions"`
-	Attachments map[string]*attachment `json:"_attachments"`
-	Maintainers []person               `json:"maintainers"`
+	Versions    map[string]Manifest    `json:"versions"`
+	Attachments map[string]*Attachment `json:"_attachments"`
+	Maintainers []Person               `json:"maintainers"`
 }
 
-type attachment struct {
+type Attachment struct {
 	ContentType string `json:"content_type"`
 	Data        string `json:"data"`
 	Length      *int64 `json:"length"`
 }
 
-// published is the outcome of a publish: what to store.
-type published struct {
-	version string
-	file    string
-	tarball []byte
+// Published is the outcome of a publish: what to store.
+type Published struct {
+	Version string
+	File    string
+	Tarball []byte
 }
 
-// actor is who makes a write.
-type actor struct {
-	name  string
-	email string
-	admin bool
+// Actor is who makes a write.
+type Actor struct {
+	Name  string
+	Email string
+	Admin bool
 }
 
-// checkWriter refuses a write to an existing package by someone who is
+// CheckWriter refuses a write to an existing package by someone who is
 // neither a maintainer nor an admin.
-func (d *doc) checkWriter(a actor) error {
-	if a.admin || len(d.Maintainers) == 0 || d.isMaintainer(a.name) {
+func (d *Doc) CheckWriter(a Actor) error {
+	if a.Admin || len(d.Maintainers) == 0 || d.IsMaintainer(a.Name) {
 		return nil
 	}
-	return errorf(http.StatusForbidden, "user %q is not a maintainer of %q", a.name, d.Name)
+	return Errorf(http.StatusForbidden, "user %q is not a maintainer of %q", a.Name, d.Name)
 }
 
-// applyPublish checks a publish body against d and adds its version. d is
+// ApplyPublish checks a publish body against d and adds its version. d is
 // a private copy; nothing is stored here.
-func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict bool, lim tarcheck.Limits) (*published, error) {
-	if err := d.checkWriter(a); err != nil {
+func (d *Doc) ApplyPublish(body *PublishBody, a Actor, now time.Time, strict bool, lim tarcheck.Limits) (*Published, error) {
+	if err := d.CheckWriter(a); err != nil {
 		return nil, err
 	}
 	if len(body.Versions) != 1 {
-		return nil, errorf(http.StatusBadRequest, "a publish must carry exactly one version, got %d", len(body.Versions))
+		return nil, Errorf(http.StatusBadRequest, "a publish must carry exactly one version, got %d", len(body.Versions))
 	}
 	if len(body.Attachments) != 1 {
-		return nil, errorf(http.StatusBadRequest, "a publish must carry exactly one attachment, got %d", len(body.Attachments))
+		return nil, Errorf(http.StatusBadRequest, "a publish must carry exactly one attachment, got %d", len(body.Attachments))
 	}
 	var version string
-	var m manifest
+	var m Manifest
 	for v, mm := range body.Versions {
 		version, m = v, mm
 	}
 	if err := pkgname.ValidateVersion(version); err != nil {
-		return nil, errorf(http.StatusBadRequest, "%v", err)
+		return nil, Errorf(http.StatusBadRequest, "%v", err)
 	}
 	if m == nil {
-		return nil, errorf(http.StatusBadRequest, "version %q has no manifest", version)
+		return nil, Errorf(http.StatusBadRequest, "version %q has no manifest", version)
 	}
-	if got := rawString(m["name"]); got != d.Name {
-		return nil, errorf(http.StatusBadRequest, "manifest name %q does not match package %q", got, d.Name)
+	if got := RawString(m["name"]); got != d.Name {
+		return nil, Errorf(http.StatusBadRequest, "manifest name %q does not match package %q", got, d.Name)
 	}
-	if got := rawString(m["version"]); got != version {
-		return nil, errorf(http.StatusBadRequest, "manifest version %q does not match %q", got, version)
+	if got := RawString(m["version"]); got != version {
+		return nil, Errorf(http.StatusBadRequest, "manifest version %q does not match %q", got, version)
 	}
 	if d.everPublished(version) {
-		return nil, errorf(http.StatusForbidden, "cannot publish over the previously published version %s@%s", d.Name, version)
+		return nil, Errorf(http.StatusForbidden, "cannot publish over the previously published version %s@%s", d.Name, version)
 	}
 	if old := d.sameVersion(version); old != "" {
-		return nil, errorf(http.StatusForbidden, "cannot publish %s@%s: it is the previously published version %s with other build metadata (semver and npm treat them as one version)", d.Name, version, old)
+		return nil, Errorf(http.StatusForbidden, "cannot publish %s@%s: it is the previously published version %s with other build metadata (semver and npm treat them as one version)", d.Name, version, old)
 	}
 
 	file := pkgname.TarballFile(d.Name, version)
-	var att *attachment
+	var att *Attachment
 	for k, v := range body.Attachments {
 		// npm names it NAME-VERSION.tgz with the full (scoped) name; the
 		// bare form is what other clients and the public registry's
 		// storage use. Nothing else is accepted.
 		if k != d.Name+"-"+version+".tgz" && k != file {
-			return nil, errorf(http.StatusBadRequest, "attachment %q does not match %s", k, d.Name+"-"+version+".tgz")
+			return nil, Errorf(http.StatusBadRequest, "attachment %q does not match %s", k, d.Name+"-"+version+".tgz")
 		}
 		att = v
 	}
 	if att == nil || att.Data == "" {
-		return nil, errorf(http.StatusBadRequest, "attachment has no data")
+		return nil, Errorf(http.StatusBadRequest, "attachment has no data")
 	}
 	tgz, err := base64.StdEncoding.Strict().DecodeString(att.Data)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "attachment is not valid base64: %v", err)
+		return nil, Errorf(http.StatusBadRequest, "attachment is not valid base64: %v", err)
 	}
 	if len(tgz) == 0 {
-		return nil, errorf(http.StatusBadRequest, "attachment is empty")
+		return nil, Errorf(http.StatusBadRequest, "attachment is empty")
 	}
 	if att.Length != nil && *att.Length != int64(len(tgz)) {
-		return nil, errorf(http.StatusBadRequest, "attachment length %d does not match its %d bytes", *att.Length, len(tgz))
+		return nil, Errorf(http.StatusBadRequest, "attachment length %d does not match its %d bytes", *att.Length, len(tgz))
 	}
 
 	dist, err := checkDist(m["dist"], tgz, strict)
@@ -391,18 +402,18 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 	tags := map[string]string{}
 	for t, v := range body.DistTags {
 		if err := pkgname.ValidateTag(t); err != nil {
-			return nil, errorf(http.StatusBadRequest, "%v", err)
+			return nil, Errorf(http.StatusBadRequest, "%v", err)
 		}
 		if v != version {
-			return nil, errorf(http.StatusBadRequest, "dist-tag %q points at %q, not the published version %q", t, v, version)
+			return nil, Errorf(http.StatusBadRequest, "dist-tag %q points at %q, not the published version %q", t, v, version)
 		}
 		tags[t] = v
 	}
 
 	out := cloneMap(m)
 	out["dist"] = dist
-	out["_id"] = rawJSON(d.Name + "@" + version)
-	who, _ := json.Marshal(person{Name: a.name, Email: a.email})
+	out["_id"] = RawJSON(d.Name + "@" + version)
+	who, _ := json.Marshal(Person{Name: a.Name, Email: a.Email})
 	out["_npmUser"] = who
 	delete(out, "_attachments")
 	delete(out, "_rev")
@@ -414,19 +425,19 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 		}
 	}
 	if len(d.Maintainers) == 0 {
-		d.Maintainers = []person{{Name: a.name, Email: a.email}}
+		d.Maintainers = []Person{{Name: a.Name, Email: a.Email}}
 	}
 	maint, _ := json.Marshal(d.Maintainers)
 	out["maintainers"] = maint
 
-	readme, readmeFile := rawString(out["readme"]), rawString(out["readmeFilename"])
+	readme, readmeFile := RawString(out["readme"]), RawString(out["readmeFilename"])
 	delete(out, "readme")
 	delete(out, "readmeFilename")
 
 	d.Unpublished = nil
 	d.Versions[version] = out
 	d.Sizes[version] = int64(len(tgz))
-	d.touch(now)
+	d.Touch(now)
 	d.Time[version] = d.Time["modified"]
 	for t, v := range tags {
 		d.DistTags[t] = v
@@ -435,7 +446,7 @@ func (d *doc) applyPublish(body *publishBody, a actor, now time.Time, strict boo
 	if readme != "" && (d.DistTags["latest"] == version || d.Readme == "") {
 		d.Readme, d.ReadmeFilename = readme, readmeFile
 	}
-	return &published{version: version, file: file, tarball: tgz}, nil
+	return &Published{Version: version, File: file, Tarball: tgz}, nil
 }
 
 // checkDist verifies the client's integrity and shasum against the
@@ -446,7 +457,7 @@ func checkDist(raw json.RawMessage, tgz []byte, strict bool) (json.RawMessage, e
 	dist := map[string]json.RawMessage{}
 	if len(raw) > 0 && string(raw) != "null" {
 		if err := json.Unmarshal(raw, &dist); err != nil {
-			return nil, errorf(http.StatusBadRequest, "dist is not an object")
+			return nil, Errorf(http.StatusBadRequest, "dist is not an object")
 		}
 	}
 	s512 := sha512.Sum512(tgz)
@@ -454,13 +465,13 @@ func checkDist(raw json.RawMessage, tgz []byte, strict bool) (json.RawMessage, e
 	integrity := "sha512-" + base64.StdEncoding.EncodeToString(s512[:])
 	shasum := hex.EncodeToString(s1[:])
 
-	claimed := rawString(dist["integrity"])
+	claimed := RawString(dist["integrity"])
 	hasSHA512 := false
 	if claimed != "" {
 		for _, h := range strings.Fields(claimed) {
 			alg, sum, ok := strings.Cut(h, "-")
 			if !ok {
-				return nil, errorf(http.StatusBadRequest, "dist.integrity %q is not ALG-BASE64", h)
+				return nil, Errorf(http.StatusBadRequest, "dist.integrity %q is not ALG-BASE64", h)
 			}
 			// Drop SRI options ("?opt").
 			sum, _, _ = strings.Cut(sum, "?")
@@ -470,7 +481,7 @@ func checkDist(raw json.RawMessage, tgz []byte, strict bool) (json.RawMessage, e
 			}
 			got, err := base64.StdEncoding.DecodeString(sum)
 			if err != nil || !bytes.Equal(got, want) {
-				return nil, errorf(http.StatusBadRequest, "dist.integrity %s does not match the tarball (%s)", h, integrity)
+				return nil, Errorf(http.StatusBadRequest, "dist.integrity %s does not match the tarball (%s)", h, integrity)
 			}
 			if alg == "sha512" {
 				hasSHA512 = true
@@ -478,14 +489,14 @@ func checkDist(raw json.RawMessage, tgz []byte, strict bool) (json.RawMessage, e
 		}
 	}
 	if strict && !hasSHA512 {
-		return nil, errorf(http.StatusBadRequest, "STRICT_INTEGRITY: dist.integrity must carry a sha512 hash")
+		return nil, Errorf(http.StatusBadRequest, "STRICT_INTEGRITY: dist.integrity must carry a sha512 hash")
 	}
-	if s := rawString(dist["shasum"]); s != "" && !strings.EqualFold(s, shasum) {
-		return nil, errorf(http.StatusBadRequest, "dist.shasum %s does not match the tarball (%s)", s, shasum)
+	if s := RawString(dist["shasum"]); s != "" && !strings.EqualFold(s, shasum) {
+		return nil, Errorf(http.StatusBadRequest, "dist.shasum %s does not match the tarball (%s)", s, shasum)
 	}
 	delete(dist, "tarball")
-	dist["integrity"] = rawJSON(integrity)
-	dist["shasum"] = rawJSON(shasum)
+	dist["integrity"] = RawJSON(integrity)
+	dist["shasum"] = RawJSON(shasum)
 	b, _ := json.Marshal(dist)
 	return b, nil
 }
@@ -508,28 +519,28 @@ func digest(alg string, b []byte) ([]byte, bool) {
 	return nil, false
 }
 
-// applyMetadata applies a packument PUT without attachments: what npm
+// ApplyMetadata applies a packument PUT without attachments: what npm
 // sends to deprecate (versions with "deprecated" set or cleared), to
 // unpublish one version (the packument minus that version, at /-rev/REV)
 // and to change owners (maintainers). Versions missing from the body are
 // unpublished; no version may be added; other fields are ignored. It
 // returns the versions removed.
-func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string, error) {
-	if err := d.checkWriter(a); err != nil {
+func (d *Doc) ApplyMetadata(body *PublishBody, a Actor, now time.Time) ([]string, error) {
+	if err := d.CheckWriter(a); err != nil {
 		return nil, err
 	}
 	if len(body.Attachments) != 0 {
-		return nil, errorf(http.StatusBadRequest, "attachments are only allowed when publishing one new version")
+		return nil, Errorf(http.StatusBadRequest, "attachments are only allowed when publishing one new version")
 	}
 	for v := range body.Versions {
 		if _, ok := d.Versions[v]; !ok {
-			return nil, errorf(http.StatusBadRequest, "version %q is not published; a new version needs its tarball attached", v)
+			return nil, Errorf(http.StatusBadRequest, "version %q is not published; a new version needs its tarball attached", v)
 		}
 	}
 	var removed []string
 	// A body without "versions" changes no version (a client sending only
 	// maintainers must not unpublish everything by omission).
-	for _, v := range d.sortedVersions() {
+	for _, v := range d.SortedVersions() {
 		if body.Versions == nil {
 			break
 		}
@@ -549,12 +560,12 @@ func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string
 		if raw, ok := bm["deprecated"]; ok {
 			var msg string
 			if json.Unmarshal(raw, &msg) != nil {
-				return nil, errorf(http.StatusBadRequest, "versions[%q].deprecated must be a string", v)
+				return nil, Errorf(http.StatusBadRequest, "versions[%q].deprecated must be a string", v)
 			}
 			if msg == "" {
 				delete(m, "deprecated")
 			} else {
-				m["deprecated"] = rawJSON(msg)
+				m["deprecated"] = RawJSON(msg)
 			}
 		} else {
 			delete(m, "deprecated")
@@ -565,7 +576,7 @@ func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string
 		tags := map[string]string{}
 		for t, v := range body.DistTags {
 			if err := pkgname.ValidateTag(t); err != nil {
-				return nil, errorf(http.StatusBadRequest, "%v", err)
+				return nil, Errorf(http.StatusBadRequest, "%v", err)
 			}
 			if _, ok := d.Versions[v]; !ok {
 				continue // a tag of a removed version goes with it
@@ -576,28 +587,28 @@ func (d *doc) applyMetadata(body *publishBody, a actor, now time.Time) ([]string
 	}
 	if len(body.Maintainers) > 0 && !samePeople(body.Maintainers, d.Maintainers) {
 		seen := map[string]bool{}
-		var ms []person
+		var ms []Person
 		for _, p := range body.Maintainers {
 			if err := pkgname.ValidateUser(p.Name); err != nil {
-				return nil, errorf(http.StatusBadRequest, "maintainer: %v", err)
+				return nil, Errorf(http.StatusBadRequest, "maintainer: %v", err)
 			}
 			if !seen[p.Name] {
 				seen[p.Name] = true
-				ms = append(ms, person{Name: p.Name, Email: p.Email})
+				ms = append(ms, Person{Name: p.Name, Email: p.Email})
 			}
 		}
 		d.Maintainers = ms
 	}
 	if len(d.Versions) == 0 {
-		d.unpublishAll(a, now, removed)
+		d.UnpublishAll(a, now, removed)
 		return removed, nil
 	}
 	d.fixLatest()
-	d.touch(now)
+	d.Touch(now)
 	return removed, nil
 }
 
-func samePeople(a, b []person) bool {
+func samePeople(a, b []Person) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -609,22 +620,22 @@ func samePeople(a, b []person) bool {
 	return true
 }
 
-// unpublishAll turns d into a tombstone. removed lists versions already
+// UnpublishAll turns d into a tombstone. removed lists versions already
 // taken out by the caller.
-func (d *doc) unpublishAll(a actor, now time.Time, removed []string) []string {
-	all := append(removed, d.sortedVersions()...)
+func (d *Doc) UnpublishAll(a Actor, now time.Time, removed []string) []string {
+	all := append(removed, d.SortedVersions()...)
 	slices.SortFunc(all, pkgname.CompareVersions)
-	d.Versions = map[string]manifest{}
+	d.Versions = map[string]Manifest{}
 	d.DistTags = map[string]string{}
 	d.Sizes = map[string]int64{}
 	d.Blobs = nil
-	d.touch(now)
-	d.Unpublished = &unpublishedInfo{Time: d.Time["modified"], Versions: all, By: a.name}
+	d.Touch(now)
+	d.Unpublished = &Unpublished{Time: d.Time["modified"], Versions: all, By: a.Name}
 	return all
 }
 
-// rawString returns the string a raw JSON value holds, or "".
-func rawString(raw json.RawMessage) string {
+// RawString returns the string a raw JSON value holds, or "".
+func RawString(raw json.RawMessage) string {
 	var s string
 	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
 		return ""
@@ -632,7 +643,7 @@ func rawString(raw json.RawMessage) string {
 	return s
 }
 
-func rawJSON(v any) json.RawMessage {
+func RawJSON(v any) json.RawMessage {
 	b, _ := json.Marshal(v)
 	return b
 }
