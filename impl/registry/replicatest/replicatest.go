@@ -425,6 +425,8 @@ http {
 			proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
 			proxy_set_header X-Forwarded-Proto $scheme;
 			proxy_request_buffering on;
+			proxy_next_upstream error timeout;
+			proxy_next_upstream_tries 3;
 			proxy_read_timeout 60s;
 		}
 	}
@@ -439,7 +441,11 @@ func (c *Cluster) startNginx(bin string, port int) {
 	}
 	var servers strings.Builder
 	for _, r := range c.Replicas {
-		fmt.Fprintf(&servers, "\t\tserver %s;\n", r.addr)
+		// max_fails=0: a replica that refused a connection (restarting)
+		// is not taken out of the rotation; nginx passes that request to
+		// the next one (proxy_next_upstream error), and open-source nginx
+		// has no active health checks to bring it back sooner.
+		fmt.Fprintf(&servers, "\t\tserver %s max_fails=0;\n", r.addr)
 	}
 	conf := strings.NewReplacer("{{dir}}", dir, "{{servers}}", servers.String(), "{{listen}}", "127.0.0.1:"+strconv.Itoa(port)).Replace(nginxConf)
 	if os.Geteuid() != 0 {

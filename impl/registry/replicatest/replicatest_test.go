@@ -301,6 +301,14 @@ func TestReadYourWrites(t *testing.T) {
 	for _, r := range c.Replicas {
 		checkServed(t, cl, c.URL, r.URL, "ryw", []Version{first})
 	}
+	// Search is in PostgreSQL too: a package published through one
+	// replica is found through the others at once.
+	for _, r := range c.Replicas {
+		res, err := Do(cl, http.MethodGet, r.URL+"/-/v1/search?text=ryw", "", nil)
+		if err != nil || res.Status != http.StatusOK || !strings.Contains(string(res.Body), `"name":"ryw"`) {
+			t.Errorf("search on %s: %d %v %s", r.ID, res.Status, err, res.Body)
+		}
+	}
 	s, floor := visibleAfter(t, c, cl, token, "ryw", 60, 5*time.Second)
 	t.Logf("publish ack -> visible on another replica: %d samples, p50 %v, p99 %v, max %v (floor, one GET of the packument there: p50 %v, p99 %v)",
 		len(s), percentile(s, 0.5), percentile(s, 0.99), slices.Max(s), percentile(floor, 0.5), percentile(floor, 0.99))
