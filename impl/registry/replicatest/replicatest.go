@@ -114,16 +114,34 @@ type Replica struct {
 	err  error
 }
 
-// authArgs are the flags that give every replica the same users, tokens,
-// revocations and signing key. Until auth lives in PostgreSQL
-// (impl/auth/pgauth) they share one --data directory: its files are
-// locked (flock) and polled, so several processes may use them at once.
-// Packages are not there in distributed mode; the directory also holds
-// uplink/ (unused: --upstream is refused with --database) and is swept of
-// temp files when a replica starts, which is why replicas start one after
-// the other, before any traffic.
-func (c *Cluster) authArgs() []string {
+// authInDatabase says where the replicas share users, tokens,
+// revocations and signing keys: in PostgreSQL (impl/auth/pgauth; each
+// replica then has a data directory, and a signing key, of its own), or,
+// until registry serve opens pgauth with --database, in one --data
+// directory shared by all. Those files are locked (flock) and polled, so
+// several processes may use them at once. Packages are not there in
+// distributed mode; the directory also holds uplink/ (unused: --upstream
+// is refused with --database) and is swept of temp files when a replica
+// starts, which is why replicas start one after the other, before any
+// traffic.
+const authInDatabase = false
+
+// authArgs are replica r's flags for the auth state (see authInDatabase).
+func (c *Cluster) authArgs(r *Replica) []string {
+	if authInDatabase {
+		return []string{"--data", filepath.Join(r.dir, "data")}
+	}
 	return []string{"--data", c.authDir}
+}
+
+// addUser creates a user where the replicas will look for it.
+func (c *Cluster) addUser(name, role string) {
+	c.t.Helper()
+	where := []string{"--data", c.authDir}
+	if authInDatabase {
+		where = []string{"--database", c.Database}
+	}
+	c.bun13(strings.NewReader(Password(name)+"\n"), append([]string{"user", "add", name, "--role", role}, where...)...)
 }
 
 // Start starts the cluster and nginx, waits until every replica is
@@ -159,7 +177,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		t.Fatal(err)
 	}
 	for _, name := range sortedKeys(o.Users) {
-		c.bun13(strings.NewReader(Password(name)+"\n"), "user", "add", name, "--role", o.Users[name], "--data", c.authDir)
+		c.addUser(name, o.Users[name])
 	}
 	lbPort := FreePort(t)
 	c.URL = "http://127.0.0.1:" + strconv.Itoa(lbPort)
@@ -227,7 +245,7 @@ func (c *Cluster) Args(r *Replica) []string {
 		"--rate-read", "1000000", "--rate-publish", "100000", "--rate-login", "100000",
 		"--access-log=false",
 	}
-	args = append(args, c.authArgs()...)
+	args = append(args, c.authArgs(r)...)
 	if c.opts.Redis != "" {
 		args = append(args, "--redis", c.opts.Redis)
 	}
