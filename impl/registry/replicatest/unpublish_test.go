@@ -90,5 +90,15 @@ func TestUnpublishAcrossReplicas(t *testing.T) {
 	if res, err := Publish(cl, cc.URL, token, fresh); err != nil || res.Status != http.StatusCreated {
 		t.Errorf("publish of a new version after a full unpublish through %s: %d %v %s", cc.ID, res.Status, err, res.Body)
 	}
+	eventually(t, 5*time.Second, b.ID+" serves the new version", func() error {
+		p, res, err := GetPackument(cl, b.URL, fresh.Name)
+		if err != nil || res.Status != http.StatusOK {
+			return fmt.Errorf("packument: %d %v", res.Status, err)
+		}
+		if _, ok := p.Versions[fresh.Version]; !ok {
+			return fmt.Errorf("no %s yet", fresh.Version)
+		}
+		return nil
+	})
 	checkServed(t, cl, c.URL, b.URL, fresh.Name, []Version{fresh})
 }
