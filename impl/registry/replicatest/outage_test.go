@@ -127,10 +127,10 @@ func check503(t *testing.T, what string, r Result, err error, took, bound time.D
 }
 
 // timed runs f and returns its result and how long it took.
-func timed(f func() (Result, error)) (Result, error, time.Duration) {
+func timed(f func() (Result, error)) (Result, time.Duration, error) {
 	t0 := time.Now()
 	r, err := f()
-	return r, err, time.Since(t0)
+	return r, time.Since(t0), err
 }
 
 // eventually retries f every 200 ms until it returns nil or limit passes,
@@ -203,12 +203,12 @@ func TestPostgresRestart(t *testing.T) {
 		if _, res, err := GetPackument(cl, r.URL, cached.Name); err != nil || res.Status != http.StatusOK {
 			t.Errorf("%s: cached packument during the outage: %d %v %s", r.ID, res.Status, err, res.Body)
 		}
-		res, err, took := timed(func() (Result, error) {
+		res, took, err := timed(func() (Result, error) {
 			return Do(cl, http.MethodGet, r.URL+"/pg-never-read", "", nil)
 		})
 		check503(t, r.ID+": uncached packument", res, err, took, bound)
 		v := NewVersion("pg-during-outage", fmt.Sprintf("1.0.%d", i), r.ID)
-		res, err, took = timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
+		res, took, err = timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
 		check503(t, r.ID+": publish", res, err, took, bound)
 		if err := readyCheck(r.URL, "database", false); err != nil {
 			t.Error(err)
@@ -304,11 +304,11 @@ func TestBlobStoreDown(t *testing.T) {
 				t.Errorf("%s: packument while the blob store is down: %d %v", r.ID, res.Status, err)
 			}
 			if i > 0 { // replica 1 published it and may hold it
-				res, err, took := timed(func() (Result, error) { return Do(cl, http.MethodGet, tarURL(r.URL, unheld), "", nil) })
+				res, took, err := timed(func() (Result, error) { return Do(cl, http.MethodGet, tarURL(r.URL, unheld), "", nil) })
 				check503(t, r.ID+": tarball no replica holds", res, err, took, bound)
 			}
 			v := NewVersion("blob-during-outage", fmt.Sprintf("1.0.%d", i), r.ID)
-			res, err, took := timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
+			res, took, err := timed(func() (Result, error) { return Publish(cl, r.URL, token, v) })
 			check503(t, r.ID+": publish", res, err, took, bound)
 			if err := readyCheck(r.URL, "blobs", false); err != nil {
 				t.Error(err)

@@ -30,7 +30,9 @@ func TestUnpublishAcrossReplicas(t *testing.T) {
 			t.Fatalf("publish %s: %d %v %s", v.Version, r.Status, err, r.Body)
 		}
 	}
-	tarball := func(base string, v Version) string { return base + "/" + v.Name + "/-/" + v.Name + "-" + v.Version + ".tgz" }
+	tarball := func(base string, v Version) string {
+		return base + "/" + v.Name + "/-/" + v.Name + "-" + v.Version + ".tgz"
+	}
 	for _, r := range []*Replica{b, cc} {
 		checkServed(t, cl, c.URL, r.URL, v0.Name, []Version{v0, v1})
 		if res, err := Do(cl, http.MethodGet, tarball(r.URL, v0), "", nil); err != nil || res.Status != http.StatusOK {
