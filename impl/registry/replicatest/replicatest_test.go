@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/bun13/bun13/impl/registry/registrytest"
+	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
 )
 
@@ -150,6 +153,21 @@ func TestConcurrentDistinctVersions(t *testing.T) {
 	if len(p.Versions) != n {
 		t.Errorf("packument has %d versions, want %d", len(p.Versions), n)
 	}
+	// And npm installs them through the balancer, checking the integrity
+	// itself: a few, the first, one in the middle, the last.
+	t.Run("npm-install", func(t *testing.T) {
+		testenv.LookPath(t, "npm", registrytest.ClientInstall("npm"))
+		npm := registrytest.NewNpm(t, c.URL)
+		for _, i := range []int{0, n / 2, n - 1} {
+			app := filepath.Join(t.TempDir(), "app")
+			registrytest.WritePkg(t, app, map[string]any{"name": "app", "version": "0.0.0", "private": true}, nil)
+			npm.Run(app, false, "install", "many-versions@"+vs[i].Version)
+			got, err := os.ReadFile(filepath.Join(app, "node_modules", "many-versions", "salt.txt"))
+			if err != nil || string(got) != fmt.Sprint(i) {
+				t.Errorf("installed many-versions@%s: salt %q %v, want %q", vs[i].Version, got, err, fmt.Sprint(i))
+			}
+		}
+	})
 }
 
 // TestConcurrentSameVersion: publishers of one version with different
