@@ -254,6 +254,14 @@ func (e *env) registryServe(args []string) error {
 	} else if len(removed) > 0 {
 		log.Info("removed stale temp files of killed writers", "dir", paths.data, "count", len(removed))
 	}
+	var st *sharedStores
+	if distributed {
+		if st, err = openShared(e.ctx, shared, log); err != nil {
+			return err
+		}
+		defer st.Close()
+		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
+	}
 	au, err := paths.auth(*ttl)
 	if err != nil {
 		return err
@@ -307,17 +315,28 @@ func (e *env) registryServe(args []string) error {
 		defer up.Close()
 		fallback = up.Handler()
 	}
+	classes := &ratelimit.Classes{
+		Read:    ratelimit.Limiter{Limit: *rateRead},
+		Publish: ratelimit.Limiter{Limit: *ratePublish},
+		Login:   ratelimit.Limiter{Limit: *rateLogin},
+	}
+	lim, err := openLimits(e.ctx, shared.redis, classes, reg, log)
+	if err != nil {
+		return err
+	}
+	defer lim.Close()
+	fleetView := startFleet(e.ctx, st, shared.replicaID, store, reg, log)
+	if distributed && lim.redis == nil {
+		warnUnshared(e.ctx, fleetView, classes, log)
+	}
 	ropts := registry.Options{
-		Store:      store,
-		Auth:       au,
-		Logger:     log,
-		Registerer: reg,
-		Metrics:    m,
-		Limits: &ratelimit.Classes{
-			Read:    ratelimit.Limiter{Limit: *rateRead},
-			Publish: ratelimit.Limiter{Limit: *ratePublish},
-			Login:   ratelimit.Limiter{Limit: *rateLogin},
-		},
+		Store:          store,
+		Auth:           au,
+		Logger:         log,
+		Registerer:     reg,
+		Metrics:        m,
+		Limits:         lim.classes,
+		Lockout:        lim.logins,
 		TrustedProxies: trusted,
 		PublicURL:      *publicURL,
 		Upstream:       *upstream,
@@ -336,15 +355,9 @@ func (e *env) registryServe(args []string) error {
 		TarballCacheBytes:      tarCacheBytes,
 	}
 	if distributed {
-		st, err := openShared(e.ctx, shared, log)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		ropts.Shared = true
 		ropts.Docs, ropts.Blobs, ropts.Search = st.docs, st.blobs, st.search
 		ropts.CacheTTL, ropts.StoreTimeout = shared.cacheTTL, shared.storeTimeout
-		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
 	} else {
 		pkgs := filepath.Join(paths.data, "packages")
 		ropts.Docs, ropts.Blobs = docs.NewFS(pkgs), blobs.NewFS(pkgs)
@@ -356,6 +369,10 @@ func (e *env) registryServe(args []string) error {
 	regURL := *upstream
 	if regURL == "" && store.Load().RegistryHash == config.DefaultRegistryHash {
 		regURL = config.DefaultRegistry
+	}
+	ticketKeys, err := paths.ticketKeys(au)
+	if err != nil {
+		return err
 	}
 	dash, err := dashboard.New(e.ctx, dashboard.Options{
 		Store:      store,
@@ -374,6 +391,9 @@ func (e *env) registryServe(args []string) error {
 			return st
 		},
 		RegistryURL: regURL,
+		Fleet:       fleetView,
+		TicketKeys:  ticketKeys,
+		Redis:       lim.redisClient(),
 		Logger:      log,
 		File:        func() dashboard.FileStatus { return fileStatus(watch.Status()) },
 		Sources:     config.Sources(e.lookup),
