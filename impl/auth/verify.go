@@ -99,7 +99,8 @@ type Verifier struct {
 	// statted on every uncached verification and at most every
 	// Revocations.CheckInterval on cached hits, so a revocation written by
 	// another process takes effect within that interval.
-	Revocations *Revocations
+	// Any RevocationStore will do; see its contract.
+	Revocations RevocationStore
 	// MaxLifetime bounds a token's exp - iat, and exp - now: a token
 	// living longer is refused (ErrBadClaims). Zero means
 	// DefaultMaxLifetime.
@@ -178,8 +179,8 @@ func (v *Verifier) checkCached(e *entry, token string, now time.Time) (Claims, e
 	}
 	if r := v.Revocations; r != nil {
 		_ = r.Refresh(now) // on error the last good list stays in force
-		if revs := r.t.snap(); revs != e.revs.Load() {
-			if _, revoked := revs.rows[e.claims.ID]; revoked {
+		if revs := r.Snapshot(); revs != e.revs.Load() {
+			if revs.Has(e.claims.ID) {
 				v.cache.drop(token, e)
 				return Claims{}, ErrRevoked
 			}
@@ -232,11 +233,11 @@ func (v *Verifier) verify(token string, now time.Time) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: lifetime over the maximum %v", ErrBadClaims, maxLifetime(v.MaxLifetime))
 	}
 	// Statted only now, so that garbage tokens cannot make us stat.
-	var revs *snapshot[Revocation]
+	var revs *RevocationSet
 	if r := v.Revocations; r != nil {
-		_ = r.t.reload() // on error the last good list stays in force
-		revs = r.t.snap()
-		if _, revoked := revs.rows[c.ID]; revoked {
+		_ = r.Reload() // on error the last good list stays in force
+		revs = r.Snapshot()
+		if revs.Has(c.ID) {
 			return Claims{}, ErrRevoked
 		}
 	}
