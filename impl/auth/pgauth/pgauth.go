@@ -398,7 +398,7 @@ func (s *Store) reload(ctx context.Context, g group, force bool) error {
 	return tx.Commit(ctx)
 }
 
-func (c *cached) loaded() bool { return len(c.versions) > 0 && c.versions[0] != 0 }
+func (c *cached) loaded() bool { return len(c.seen) > 0 && c.seen[0].Load() != 0 }
 
 func slicesEqual(a, b []int64) bool {
 	if len(a) != len(b) {
