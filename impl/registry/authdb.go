@@ -17,18 +17,22 @@ import (
 // with the key at keyFile (generated when missing, as OpenAuth does); its
 // public half is registered under its kid, and the key set holds every
 // non-retired registered key, kept current through NOTIFY, so each
-// replica verifies the tokens of all. o.Keys is ignored (the key set is
+// replica verifies the tokens of all. An empty keyFile means no signing
+// key (tools that manage users or scopes only; Issue fails with
+// auth.ErrNoSigningKey). o.Keys is ignored (the key set is
 // made here); o.Replica names this replica in `bun13 key list`.
 //
 // Close the Auth when done (it stops the feed and removes this
 // replica's key heartbeat).
 func OpenAuthDB(ctx context.Context, url, keyFile string, ttl time.Duration, o pgauth.Options) (*Auth, error) {
 	a := &Auth{Keys: &auth.KeySet{}}
-	created, err := loadSigner(a.Keys, keyFile)
-	if err != nil {
-		return nil, err
+	if keyFile != "" {
+		created, err := loadSigner(a.Keys, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		a.KeyCreated = created
 	}
-	a.KeyCreated = created
 	o.Keys = a.Keys
 	db, err := pgauth.Open(ctx, url, o)
 	if err != nil {

@@ -36,8 +36,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -396,17 +394,11 @@ func checkUpstreamHash(store *config.Store, upstream string, rewrite bool, log *
 }
 
 // ensureAdmin creates the admin user, with a random one-time password
-// printed once, when the users file has no user at all.
+// printed once, when the users file (or the shared database: exactly one
+// of the replicas starting at once) has no user at all.
 func (e *env) ensureAdmin(a *registry.Auth) error {
-	if len(a.Users.List(time.Now())) > 0 {
-		return nil
-	}
-	pw := rand.Text()
-	err := a.Users.Add(defaultAdminUser, pw, auth.RoleAdmin, time.Now())
-	if errors.Is(err, auth.ErrUserExists) {
-		return nil // another process won the race
-	}
-	if err != nil {
+	pw, err := a.EnsureAdmin(e.ctx, defaultAdminUser, time.Now())
+	if err != nil || pw == "" {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created user %q (role admin) with one-time password: %s\n", defaultAdminUser, pw)
