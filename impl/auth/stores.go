@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/ed25519"
 	"iter"
+	"maps"
 	"time"
 )
 
@@ -135,6 +136,22 @@ func (s *snapshot[X]) All() iter.Seq2[string, X] {
 			}
 		}
 	}
+}
+
+// With returns a new set holding s's entries and xs (an entry of xs
+// replaces one of s with the same key); s is unchanged.
+func (s *snapshot[X]) With(xs []X) *snapshot[X] {
+	var m map[string]X
+	if s != nil {
+		m = maps.Clone(s.rows)
+	}
+	if m == nil {
+		m = make(map[string]X, len(xs))
+	}
+	for _, x := range xs {
+		m[x.key()] = x
+	}
+	return &snapshot[X]{rows: m}
 }
 
 // Snapshot implements RevocationStore.

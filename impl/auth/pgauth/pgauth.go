@@ -381,7 +381,13 @@ func (s *Store) reload(ctx context.Context, g group, force bool) error {
 	case gUsers:
 		err = s.loadUsers(ctx, tx)
 	case gRevocations:
-		err = s.loadRevocations(ctx, tx)
+		// Only what changed since the copy, unless this is the first
+		// load or a forced one.
+		if force || !c.loaded() {
+			err = s.loadRevocations(ctx, tx)
+		} else {
+			err = s.loadRevocationsSince(ctx, tx, c.versions[0])
+		}
 	case gScopes:
 		err = s.loadScopes(ctx, tx)
 	case gKeys:

@@ -104,6 +104,19 @@ func TestPropagationWithoutBackstop(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "removal by SQL", func() bool { _, ok := b.Users.Get("alice", time.Now()); return !ok })
+	// Revocations are read incrementally: an insert by SQL, then an
+	// un-revocation (a removal, which the increment cannot show).
+	if _, err := conn.Exec(context.Background(), "INSERT INTO auth_revocations (jti, revoked) VALUES ('by-sql', now())"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "revocation by SQL", func() bool { return b.Revocations.IsRevoked("by-sql") && a.Revocations.IsRevoked("by-sql") })
+	if _, err := conn.Exec(context.Background(), "DELETE FROM auth_revocations WHERE jti = 'jti-1'"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "un-revocation by SQL", func() bool { return !b.Revocations.IsRevoked("jti-1") && !a.Revocations.IsRevoked("jti-1") })
+	if !b.Revocations.IsRevoked("by-sql") || b.Revocations.Snapshot().Len() != 1 {
+		t.Errorf("after the un-revocation: %v", b.Revocations.List())
+	}
 }
 
 // TestFeedReconnect kills the feed's backend; a change made while it is

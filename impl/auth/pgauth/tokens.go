@@ -218,6 +218,47 @@ func (s *Store) loadRevocations(ctx context.Context, tx pgx.Tx) error {
 	if err != nil {
 		return fmt.Errorf("pgauth: revocations: %w", err)
 	}
+	list, err := scanRevocations(rows)
+	if err != nil {
+		return err
+	}
+	s.revs.Store(auth.NewRevocationSet(list))
+	return nil
+}
+
+// loadRevocationsSince publishes the copy plus the rows written after
+// version since (a version bump per statement, set on each row it
+// writes). The rows of the table are a subset of the copy's and the new
+// ones, so the same count proves nothing was removed (pruned, or
+// un-revoked with psql); otherwise the whole table is read.
+func (s *Store) loadRevocationsSince(ctx context.Context, tx pgx.Tx, since int64) error {
+	rows, err := tx.Query(ctx, "SELECT jti, expires, revoked FROM auth_revocations WHERE version > $1", since)
+	if err != nil {
+		return fmt.Errorf("pgauth: revocations: %w", err)
+	}
+	list, err := scanRevocations(rows)
+	if err != nil {
+		return err
+	}
+	old := s.revs.Load()
+	n := old.Len()
+	for _, r := range list {
+		if !old.Has(r.ID) {
+			n++
+		}
+	}
+	var count int
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM auth_revocations").Scan(&count); err != nil {
+		return fmt.Errorf("pgauth: revocations: %w", err)
+	}
+	if count != n {
+		return s.loadRevocations(ctx, tx)
+	}
+	s.revs.Store(old.With(list))
+	return nil
+}
+
+func scanRevocations(rows pgx.Rows) ([]auth.Revocation, error) {
 	defer rows.Close()
 	var list []auth.Revocation
 	for rows.Next() {
@@ -226,16 +267,15 @@ func (s *Store) loadRevocations(ctx context.Context, tx pgx.Tx) error {
 			expires *time.Time
 		)
 		if err := rows.Scan(&r.ID, &expires, &r.Revoked); err != nil {
-			return fmt.Errorf("pgauth: revocations: %w", err)
+			return nil, fmt.Errorf("pgauth: revocations: %w", err)
 		}
 		r.Expires, r.Revoked = timeOrZero(expires), r.Revoked.UTC()
 		list = append(list, r)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("pgauth: revocations: %w", err)
+		return nil, fmt.Errorf("pgauth: revocations: %w", err)
 	}
-	s.revs.Store(auth.NewRevocationSet(list))
-	return nil
+	return list, nil
 }
 
 // insertRevocations adds revs (replacing entries with the same jti) and

@@ -7,3 +7,4 @@ DROP TABLE IF EXISTS auth_tokens;
 DROP TABLE IF EXISTS auth_users;
 DROP TABLE IF EXISTS auth_versions;
 DROP FUNCTION IF EXISTS bun13_auth_bump();
+DROP FUNCTION IF EXISTS bun13_auth_revocation_version();

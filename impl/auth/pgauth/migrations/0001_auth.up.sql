@@ -27,8 +27,13 @@ CREATE INDEX auth_tokens_expires ON auth_tokens (expires);
 CREATE TABLE auth_revocations (
     jti     text COLLATE "C" PRIMARY KEY,
     expires timestamptz,                          -- NULL: kept for ever
-    revoked timestamptz NOT NULL
+    revoked timestamptz NOT NULL,
+    -- auth_versions' version of the statement that wrote the row, so a
+    -- replica reads only what changed since its copy.
+    version bigint NOT NULL DEFAULT 0
 );
+CREATE INDEX auth_revocations_version ON auth_revocations (version);
+CREATE INDEX auth_revocations_expires ON auth_revocations (expires);
 
 CREATE TABLE auth_scopes (
     name    text COLLATE "C" PRIMARY KEY,
@@ -97,3 +102,17 @@ CREATE TRIGGER auth_scope_members_bump BEFORE INSERT OR UPDATE OR DELETE OR TRUN
     FOR EACH STATEMENT EXECUTE FUNCTION bun13_auth_bump();
 CREATE TRIGGER auth_signing_keys_bump BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON auth_signing_keys
     FOR EACH STATEMENT EXECUTE FUNCTION bun13_auth_bump();
+
+
+-- Revocations are read incrementally: the rows whose version is newer
+-- than a replica's copy (a removal shows as a smaller count, and then
+-- the replica reads the whole table).
+CREATE FUNCTION bun13_auth_revocation_version() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.version := (SELECT version FROM auth_versions WHERE name = 'auth_revocations');
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER auth_revocations_version BEFORE INSERT OR UPDATE ON auth_revocations
+    FOR EACH ROW EXECUTE FUNCTION bun13_auth_revocation_version();
