@@ -39,9 +39,15 @@ func cliReplica() string {
 }
 
 // openAuth opens the files of paths, or the database db when set. With
-// a database, the signing key is loaded (and registered) only when sign
-// is set, so managing users never adds a key to the shared set.
-func (e *env) openAuth(paths *dataPaths, db string, ttl time.Duration, sign bool) (*registry.Auth, error) {
+// a database, the signing key (--key-file, default DATA/signing.key) is
+// loaded, and registered, only when sign is set, so managing users never
+// adds a key to the shared set. registry serve opens its auth the same
+// way (sign set, o with its logger and replica name):
+//
+//	au, err := e.openAuth(paths, *database, *ttl, true, pgauth.Options{Logger: log, Replica: id})
+//	defer au.Close()
+//	err = e.ensureAdmin(au) // exactly one replica creates the admin
+func (e *env) openAuth(paths *dataPaths, db string, ttl time.Duration, sign bool, o pgauth.Options) (*registry.Auth, error) {
 	if db == "" {
 		return paths.auth(ttl)
 	}
@@ -54,10 +60,13 @@ func (e *env) openAuth(paths *dataPaths, db string, ttl time.Duration, sign bool
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
 	defer cancel()
-	// No backstop: a CLI run is short, its reads are the snapshot Open
-	// loaded, and its own writes update it.
-	return registry.OpenAuthDB(ctx, db, keyFile, ttl, pgauth.Options{Replica: cliReplica(), Interval: -1})
+	return registry.OpenAuthDB(ctx, db, keyFile, ttl, o)
 }
+
+// cliOptions are the store options of a CLI run: no backstop (a run is
+// short, its reads are the snapshot Open loaded, and its own writes
+// update it).
+func cliOptions() pgauth.Options { return pgauth.Options{Replica: cliReplica(), Interval: -1} }
 
 func init() { commands["key"] = (*env).keyCmd }
 

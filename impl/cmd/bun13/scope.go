@@ -57,7 +57,7 @@ func (e *env) scopeCmd(args []string) error {
 		users  func() (auth.UserStore, error)
 	)
 	if *db != "" {
-		a, err := e.openAuth(paths, *db, 0, false)
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 		if err != nil {
 			return err
 		}

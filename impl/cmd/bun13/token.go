@@ -49,7 +49,7 @@ func (e *env) tokenCmd(args []string) error {
 		if *ttl > auth.DefaultMaxLifetime {
 			fmt.Fprintf(e.stderr, "warning: the server refuses tokens living longer than its --token-ttl (%v by default)\n", auth.DefaultMaxLifetime)
 		}
-		a, err := e.openAuth(paths, *db, *ttl, true)
+		a, err := e.openAuth(paths, *db, *ttl, true, cliOptions())
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func (e *env) tokenCmd(args []string) error {
 		if len(pos) != 1 {
 			return usagef("token revoke: want one JTI or KEY")
 		}
-		a, err := e.openAuth(paths, *db, 0, false)
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 		if err != nil {
 			return err
 		}
@@ -110,7 +110,7 @@ func (e *env) tokenCmd(args []string) error {
 		if len(pos) != 0 {
 			return usagef("token list: no arguments")
 		}
-		a, err := e.openAuth(paths, *db, 0, false)
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 		if err != nil {
 			return err
 		}

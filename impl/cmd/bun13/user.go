@@ -43,7 +43,7 @@ func (e *env) userCmd(args []string) error {
 		return usagef("user %s: want %d argument(s), got %d", sub, n, len(pos))
 	}
 	now := time.Now()
-	a, err := e.openAuth(paths, *db, 0, false)
+	a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 	if err != nil {
 		return err
 	}
