@@ -93,6 +93,16 @@ func TestAuthDBReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWhoami(t, urlA, tok2, 200)
+	// A password changed through a refuses b's older tokens too.
+	if err := a.ChangePassword("alice", "pw-alice-secret", "pw-alice-second", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitWhoami(t, urlB, tok2, 401)
+	tok2, _, err = b.Login("alice", "pw-alice-second", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWhoami(t, urlA, tok2, 200)
 	if err := b.Users.Remove("alice"); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -407,5 +408,36 @@ func TestMigrateConcurrently(t *testing.T) {
 	}
 	if err := g.Wait(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClaimRace: the first publish in an unowned scope on six replicas
+// at once: one owner, and every replica agrees on it.
+func TestClaimRace(t *testing.T) {
+	url := pgtemp.New(t)
+	ss := make([]*pgauth.Store, 6)
+	for i := range ss {
+		ss[i] = open(t, url, pgauth.Options{Interval: -1})
+	}
+	owners := make([]string, len(ss))
+	start := make(chan struct{})
+	var g errgroup.Group
+	for i, s := range ss {
+		g.Go(func() error {
+			<-start
+			sc, err := s.Scopes.Claim("race", fmt.Sprintf("user%d", i), time.Now())
+			owners[i] = sc.Owner
+			return err
+		})
+	}
+	close(start)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range owners {
+		if o != owners[0] || o == "" {
+			t.Fatalf("owners seen by the claimants: %v", owners)
+		}
+		eventually(t, "the owner on every replica", func() bool { sc, _ := ss[i].Scopes.Get("race", time.Now()); return sc.Owner == o })
 	}
 }
