@@ -141,3 +141,35 @@ func TestImportAuthFiles(t *testing.T) {
 		t.Errorf("imported admin login: %v", err)
 	}
 }
+
+// TestAuthDBVerifyOffline: once a token is verified, verifying it again
+// (signature cache, revocations, the user's existence and role) takes
+// no connection from the pool: the hot path never touches the network.
+func TestAuthDBVerifyOffline(t *testing.T) {
+	url := pgtemp.New(t)
+	// No backstop, whose periodic check would take a connection.
+	a, err := OpenAuthDB(context.Background(), url, filepath.Join(t.TempDir(), auth.KeyFile), 0, pgauth.Options{Cost: 4, Interval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.Users.Add("alice", "pw-alice-secret", auth.RolePublish, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := a.Login("alice", "pw-alice-secret", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Verify(tok, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	before := a.DB.Pool().Stat().AcquireCount()
+	for range 100 {
+		if _, err := a.Verify(tok, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.DB.Pool().Stat().AcquireCount() - before; n != 0 {
+		t.Errorf("100 cached verifications took %d connections from the pool, want 0", n)
+	}
+}
