@@ -95,11 +95,13 @@ type Verifier struct {
 	// Leeway absorbs clock skew in exp, nbf and iat. Zero means
 	// DefaultLeeway; negative means none.
 	Leeway time.Duration
-	// Revocations, if set, is consulted on every Verify. Its file is
-	// statted on every uncached verification and at most every
-	// Revocations.CheckInterval on cached hits, so a revocation written by
-	// another process takes effect within that interval.
-	// Any RevocationStore will do; see its contract.
+	// Revocations, if set, is consulted on every Verify: Reload after
+	// the signature of an uncached token checks out, Refresh and
+	// Snapshot on a cached hit (see RevocationStore). With the file
+	// store (*Revocations) the file is statted on every uncached
+	// verification and at most every CheckInterval on cached hits, so a
+	// revocation written by another process takes effect within that
+	// interval; package auth/pgauth follows the database's NOTIFY feed.
 	Revocations RevocationStore
 	// MaxLifetime bounds a token's exp - iat, and exp - now: a token
 	// living longer is refused (ErrBadClaims). Zero means

@@ -16,6 +16,7 @@ import (
 	"github.com/bun13/bun13/impl/auth/pgauth"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -439,5 +440,33 @@ func TestClaimRace(t *testing.T) {
 			t.Fatalf("owners seen by the claimants: %v", owners)
 		}
 		eventually(t, "the owner on every replica", func() bool { sc, _ := ss[i].Scopes.Get("race", time.Now()); return sc.Owner == o })
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	url := pgtemp.New(t)
+	s := open(t, url, pgauth.Options{Interval: -1})
+	reg := prometheus.NewRegistry()
+	if err := s.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revocations.Revoke(time.Now(), auth.Revocation{ID: "x"}, auth.Revocation{ID: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		if c := m.GetCounter(); c != nil {
+			got[mf.GetName()] = c.GetValue()
+		} else {
+			got[mf.GetName()] = m.GetGauge().GetValue()
+		}
+	}
+	if got["bun_auth_revocations"] != 2 || got["bun_auth_feed_up"] != 1 || got["bun_auth_reloads_total"] < 5 || got["bun_auth_feed_reconnects_total"] != 0 {
+		t.Errorf("metrics: %v", got)
 	}
 }
