@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -468,5 +470,45 @@ func TestMetrics(t *testing.T) {
 	}
 	if got["bun_auth_revocations"] != 2 || got["bun_auth_feed_up"] != 1 || got["bun_auth_reloads_total"] < 5 || got["bun_auth_feed_reconnects_total"] != 0 {
 		t.Errorf("metrics: %v", got)
+	}
+}
+
+// TestEnsureAdminProcesses: four processes start at once on an empty
+// database (no schema yet): each migrates, opens and calls EnsureAdmin;
+// exactly one reports that it created the admin.
+func TestEnsureAdminProcesses(t *testing.T) {
+	if url := os.Getenv("PGAUTH_ADMIN_CHILD"); url != "" {
+		s, err := pgauth.Open(context.Background(), url, pgauth.Options{Cost: 4, Interval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		_, created, err := s.EnsureAdmin(context.Background(), "admin", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("created=%v\n", created)
+		return
+	}
+	url := pgtemp.New(t)
+	outs := make([]string, 4)
+	var g errgroup.Group
+	for i := range outs {
+		g.Go(func() error {
+			cmd := exec.Command(os.Args[0], "-test.run", "^TestEnsureAdminProcesses$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "PGAUTH_ADMIN_CHILD="+url)
+			out, err := cmd.CombinedOutput()
+			outs[i] = string(out)
+			if err != nil {
+				return fmt.Errorf("process %d: %v\n%s", i, err, out)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(strings.Join(outs, ""), "created=true"); n != 1 || strings.Count(strings.Join(outs, ""), "created=false") != 3 {
+		t.Errorf("%d processes created the admin, want 1:\n%s", n, strings.Join(outs, "\n"))
 	}
 }
