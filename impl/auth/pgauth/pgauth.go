@@ -145,28 +145,28 @@ type cached struct {
 
 // Store is the auth state of one database.
 type Store struct {
-	pool     *pgxpool.Pool
-	cfg      *pgx.ConnConfig
-	log      *slog.Logger
-	o        Options
-	replica  string
-	timeout  time.Duration
-	cache    [nGroups]cached
-	users    atomic.Pointer[map[string]auth.User]
-	revs     atomic.Pointer[auth.RevocationSet]
-	scopes   atomic.Pointer[map[string]auth.Scope]
-	keyList  atomic.Pointer[[]string] // non-retired kids
-	signer   string                   // kid registered at Open, "" if none
-	feedPID  atomic.Uint32
-	reloads  atomic.Int64
-	lost     atomic.Int64
-	cancel   context.CancelFunc
-	done     sync.WaitGroup
-	closed   atomic.Bool
-	dummy    string
-	dummyErr error
-	dummyMu  sync.Once
+	pool    *pgxpool.Pool
+	cfg     *pgx.ConnConfig
+	log     *slog.Logger
+	o       Options
+	replica string
+	timeout time.Duration
+	cache   [nGroups]cached
+	users   atomic.Pointer[map[string]auth.User]
+	revs    atomic.Pointer[auth.RevocationSet]
+	scopes  atomic.Pointer[map[string]auth.Scope]
+	keyList atomic.Pointer[[]string] // non-retired kids
+	signer  string                   // kid registered at Open, "" if none
+	feedPID atomic.Uint32
+	reloads atomic.Int64
+	lost    atomic.Int64
+	cancel  context.CancelFunc
+	done    sync.WaitGroup
+	closed  atomic.Bool
+	dummy   string // bcrypt hash compared against for unknown users
+	dummyMu sync.Once
 
+	// The tables, as the auth interfaces (set by Open).
 	Users       *Users
 	Tokens      *Tokens
 	Revocations *Revocations

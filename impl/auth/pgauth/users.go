@@ -213,7 +213,7 @@ func (u *Users) Reload() error {
 }
 
 func (s *Store) dummyHash() string {
-	s.dummyMu.Do(func() { s.dummy, s.dummyErr = auth.HashPassword("not a password", s.o.Cost) })
+	s.dummyMu.Do(func() { s.dummy, _ = auth.HashPassword("not a password", s.o.Cost) })
 	return s.dummy
 }
 
