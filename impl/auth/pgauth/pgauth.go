@@ -17,9 +17,10 @@
 // reloads a table when a notification names a version newer than its
 // copy. When that connection drops it reconnects with backoff and then
 // reloads everything (notifications sent in between are gone). Every
-// Options.Interval (2 s by default) it also compares the versions with
-// one query and reloads what moved, as a backstop, and stamps its signing
-// key's heartbeat.
+// Options.Interval (1 s by default, so even a notification lost on a
+// connection that failed silently is made good within the 1 s)
+// it also compares the versions with one query and reloads what moved,
+// and every HeartbeatInterval it stamps its signing key's heartbeat.
 //
 // A write goes to the database and, once committed, the table is
 // reloaded before the call returns, so the replica that made a change
@@ -69,7 +70,10 @@ const MigrationsTable = "bun13_auth_schema_migrations"
 
 // Defaults for zero Options fields.
 const (
-	DefaultInterval = 2 * time.Second
+	DefaultInterval = time.Second
+	// HeartbeatInterval is how often a replica stamps its key
+	// registration (at most; at least every Interval).
+	HeartbeatInterval = 5 * time.Second
 	DefaultTimeout  = 5 * time.Second
 	// LiveFor is how recent a replica's key heartbeat must be for the
 	// replica to count as live (RetireKey refuses to retire its key).
@@ -93,8 +97,9 @@ type Options struct {
 	// bcrypt.DefaultCost.
 	Cost int
 	// Interval is the backstop: how often versions are compared with the
-	// database (and the key heartbeat stamped) besides the feed. Zero
-	// means DefaultInterval; negative disables it (tests).
+	// database besides the feed (the key heartbeat rides on it, every
+	// HeartbeatInterval). Zero means DefaultInterval; negative disables
+	// both (tests, CLI runs).
 	Interval time.Duration
 	// Timeout bounds each database call of the methods that take no
 	// context. Zero means DefaultTimeout.
@@ -504,6 +509,7 @@ func (s *Store) backstop(ctx context.Context, iv time.Duration) {
 	defer s.done.Done()
 	t := time.NewTicker(iv)
 	defer t.Stop()
+	beat := time.Now() // Open registered the key
 	for {
 		select {
 		case <-ctx.Done():
@@ -514,9 +520,11 @@ func (s *Store) backstop(ctx context.Context, iv time.Duration) {
 		if err := s.Sync(rctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("auth backstop reload failed", "err", err)
 		}
-		if s.signer != "" {
+		if s.signer != "" && time.Since(beat) >= HeartbeatInterval-iv/2 {
 			if err := s.heartbeat(rctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("auth key heartbeat failed", "kid", s.signer, "err", err)
+			} else {
+				beat = time.Now()
 			}
 		}
 		cancel()
