@@ -74,7 +74,7 @@ const (
 	// HeartbeatInterval is how often a replica stamps its key
 	// registration (at most; at least every Interval).
 	HeartbeatInterval = 5 * time.Second
-	DefaultTimeout  = 5 * time.Second
+	DefaultTimeout    = 5 * time.Second
 	// LiveFor is how recent a replica's key heartbeat must be for the
 	// replica to count as live (RetireKey refuses to retire its key).
 	LiveFor = 30 * time.Second
