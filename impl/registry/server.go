@@ -164,7 +164,7 @@ type Options struct {
 	// packages in a scope (the first publisher in an unowned scope
 	// becomes its owner). Nil means the Scopes of Auth when it is an
 	// *Auth, else scopes kept in memory.
-	Scopes *auth.Scopes
+	Scopes auth.ScopeStore
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -205,7 +205,7 @@ type Server struct {
 	minBodyRate int64
 	pubSlots    *publishSlots
 	lockout     lockout.Lockout
-	scopes      *auth.Scopes
+	scopes      auth.ScopeStore
 
 	locks   keyLocks
 	docs    *doccache.Typed[*entry]

@@ -51,8 +51,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,6 +72,7 @@ import (
 
 	"github.com/bun13/bun13/impl/atomicfile"
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/auth/pgauth"
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/configwatch"
@@ -262,10 +261,14 @@ func (e *env) registryServe(args []string) error {
 		defer st.Close()
 		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
 	}
-	au, err := paths.auth(*ttl)
+	// With --database, users, tokens, revocations, scopes and the
+	// signing key set are the fleet's (impl/auth/pgauth): this replica
+	// registers its key, and verifies every replica's tokens.
+	au, err := e.openAuth(paths, shared.database, *ttl, true, pgauth.Options{Logger: log, Replica: shared.replicaID})
 	if err != nil {
 		return err
 	}
+	defer au.Close()
 	if au.KeyCreated {
 		log.Info("generated signing key", "kid", au.Keys.Signer())
 	}
@@ -275,6 +278,11 @@ func (e *env) registryServe(args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if au.DB != nil {
+		if err := au.DB.RegisterMetrics(reg); err != nil {
+			return err
+		}
+	}
 	m, err := metrics.New(reg)
 	if err != nil {
 		return err
@@ -470,17 +478,11 @@ func checkUpstreamHash(store *config.Store, upstream string, rewrite bool, log *
 }
 
 // ensureAdmin creates the admin user, with a random one-time password
-// printed once, when the users file has no user at all.
+// printed once, when the users file (or the shared database: exactly one
+// of the replicas starting at once) has no user at all.
 func (e *env) ensureAdmin(a *registry.Auth) error {
-	if len(a.Users.List(time.Now())) > 0 {
-		return nil
-	}
-	pw := rand.Text()
-	err := a.Users.Add(defaultAdminUser, pw, auth.RoleAdmin, time.Now())
-	if errors.Is(err, auth.ErrUserExists) {
-		return nil // another process won the race
-	}
-	if err != nil {
+	pw, err := a.EnsureAdmin(e.ctx, defaultAdminUser, time.Now())
+	if err != nil || pw == "" {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created user %q (role admin) with one-time password: %s\n", defaultAdminUser, pw)
