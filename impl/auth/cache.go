@@ -18,7 +18,7 @@ type entry struct {
 	kid       string
 	pub       ed25519.PublicKey
 	keys      atomic.Pointer[keyMap]
-	revs      atomic.Pointer[snapshot[Revocation]]
+	revs      atomic.Pointer[RevocationSet]
 }
 
 // perShard is the target number of entries per shard. Shards are copied on

@@ -14,6 +14,13 @@
 //     server runs: writes take a file lock and replace the file
 //     atomically, and readers notice changes by statting the file, at most
 //     every CheckInterval of the time passed in.
+//   - [UserStore], [TokenStore], [RevocationStore], [ScopeStore]: what the
+//     registry and the CLI need of each table. The file types above
+//     implement them for a single node; package auth/pgauth implements
+//     them on PostgreSQL for replicas sharing one database, and package
+//     auth/authtest is the conformance suite both pass. Verifier takes any
+//     RevocationStore: its cached path calls Refresh and Snapshot and
+//     compares the returned [RevocationSet] pointer, with no allocation.
 //
 // Time is always passed in, so tests step a fake clock.
 //

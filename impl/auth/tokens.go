@@ -114,7 +114,7 @@ func (t *Tokens) List(user string, now time.Time) []TokenRecord {
 // Revoke revokes the token with this key in revs and then forgets its
 // record; in that order, so a crash between the two leaves a revoked token
 // still listed, never a live token unlisted.
-func (t *Tokens) Revoke(key string, revs *Revocations, now time.Time) (TokenRecord, error) {
+func (t *Tokens) Revoke(key string, revs RevocationStore, now time.Time) (TokenRecord, error) {
 	if err := t.t.reload(); err != nil {
 		return TokenRecord{}, err
 	}
@@ -135,7 +135,7 @@ func (t *Tokens) Revoke(key string, revs *Revocations, now time.Time) (TokenReco
 
 // RevokeUser revokes all of user's tokens, as when the user is removed,
 // and returns their records.
-func (t *Tokens) RevokeUser(user string, revs *Revocations, now time.Time) ([]TokenRecord, error) {
+func (t *Tokens) RevokeUser(user string, revs RevocationStore, now time.Time) ([]TokenRecord, error) {
 	if err := t.t.reload(); err != nil {
 		return nil, err
 	}

@@ -172,14 +172,20 @@ func (u *Users) ChangePassword(name, password string, now time.Time) error {
 	}
 	return u.modify(name, func(x *User) {
 		x.Hash = hash
-		// Tokens issued since the last change may carry an iat up to a
-		// second ahead (IssueTime); the new cut must lie past them.
-		pc := now.UTC()
-		if !x.PasswordChanged.IsZero() && !pc.After(x.tokensFrom()) {
-			pc = x.tokensFrom().Add(time.Nanosecond)
-		}
-		x.PasswordChanged = pc
+		x.PasswordChanged = x.PasswordChangeAt(now)
 	})
+}
+
+// PasswordChangeAt is the PasswordChanged a change of u's password at now
+// records: now, or just past the previous cut when that is later. Tokens
+// issued since the last change may carry an iat up to a second ahead
+// (IssueTime); the new cut must lie past them.
+func (u User) PasswordChangeAt(now time.Time) time.Time {
+	pc := now.UTC()
+	if !u.PasswordChanged.IsZero() && !pc.After(u.tokensFrom()) {
+		pc = u.tokensFrom().Add(time.Nanosecond)
+	}
+	return pc
 }
 
 // SetRole changes a user's role. Tokens already issued keep the role they

@@ -95,11 +95,14 @@ type Verifier struct {
 	// Leeway absorbs clock skew in exp, nbf and iat. Zero means
 	// DefaultLeeway; negative means none.
 	Leeway time.Duration
-	// Revocations, if set, is consulted on every Verify. Its file is
-	// statted on every uncached verification and at most every
-	// Revocations.CheckInterval on cached hits, so a revocation written by
-	// another process takes effect within that interval.
-	Revocations *Revocations
+	// Revocations, if set, is consulted on every Verify: Reload after
+	// the signature of an uncached token checks out, Refresh and
+	// Snapshot on a cached hit (see RevocationStore). With the file
+	// store (*Revocations) the file is statted on every uncached
+	// verification and at most every CheckInterval on cached hits, so a
+	// revocation written by another process takes effect within that
+	// interval; package auth/pgauth follows the database's NOTIFY feed.
+	Revocations RevocationStore
 	// MaxLifetime bounds a token's exp - iat, and exp - now: a token
 	// living longer is refused (ErrBadClaims). Zero means
 	// DefaultMaxLifetime.
@@ -178,8 +181,8 @@ func (v *Verifier) checkCached(e *entry, token string, now time.Time) (Claims, e
 	}
 	if r := v.Revocations; r != nil {
 		_ = r.Refresh(now) // on error the last good list stays in force
-		if revs := r.t.snap(); revs != e.revs.Load() {
-			if _, revoked := revs.rows[e.claims.ID]; revoked {
+		if revs := r.Snapshot(); revs != e.revs.Load() {
+			if revs.Has(e.claims.ID) {
 				v.cache.drop(token, e)
 				return Claims{}, ErrRevoked
 			}
@@ -232,11 +235,11 @@ func (v *Verifier) verify(token string, now time.Time) (Claims, error) {
 		return Claims{}, fmt.Errorf("%w: lifetime over the maximum %v", ErrBadClaims, maxLifetime(v.MaxLifetime))
 	}
 	// Statted only now, so that garbage tokens cannot make us stat.
-	var revs *snapshot[Revocation]
+	var revs *RevocationSet
 	if r := v.Revocations; r != nil {
-		_ = r.t.reload() // on error the last good list stays in force
-		revs = r.t.snap()
-		if _, revoked := revs.rows[c.ID]; revoked {
+		_ = r.Reload() // on error the last good list stays in force
+		revs = r.Snapshot()
+		if revs.Has(c.ID) {
 			return Claims{}, ErrRevoked
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/auth/pgauth"
 )
 
 // AuthPaths name the auth files; zero fields get the auth package's
@@ -31,19 +32,31 @@ func (p AuthPaths) path(f, def string) string {
 }
 
 // Auth is the production Authenticator: the auth package's EdDSA issuer
-// and verifier, users file, token records and revocations, all files that
-// the bun13 CLI may change while the server runs.
+// and verifier over users, token records, revocations and scopes. OpenAuth
+// keeps them in the data directory's files (which the bun13 CLI may change
+// while the server runs), OpenAuthDB in PostgreSQL, shared by every
+// replica.
 type Auth struct {
 	Keys     *auth.KeySet
 	Issuer   *auth.Issuer
 	Verifier *auth.Verifier
-	Users    *auth.Users
-	Records  *auth.Tokens
-	Revoked  *auth.Revocations
+	Users    auth.UserStore
+	Records  auth.TokenStore
+	Revoked  auth.RevocationStore
 	// Scopes are the scope owners and members (DATA/scopes.json).
-	Scopes *auth.Scopes
+	Scopes auth.ScopeStore
 	// KeyCreated is set when OpenAuth generated the signing key.
 	KeyCreated bool
+	// DB is the database of OpenAuthDB, nil for the files.
+	DB *pgauth.Store
+}
+
+// Close releases what OpenAuthDB opened (nothing for the files).
+func (a *Auth) Close() error {
+	if a.DB != nil {
+		return a.DB.Close()
+	}
+	return nil
 }
 
 // OpenAuth loads (or, for the key, creates) the auth files. ttl is the
@@ -55,23 +68,16 @@ func OpenAuth(p AuthPaths, ttl time.Duration) (*Auth, error) {
 		}
 	}
 	a := &Auth{Keys: &auth.KeySet{}}
-	keyPath := p.path(p.KeyFile, auth.KeyFile)
-	priv, err := auth.LoadKeyFile(keyPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		priv, err = auth.GenerateKeyFile(keyPath)
-		if errors.Is(err, fs.ErrExist) { // another process made it first
-			priv, err = auth.LoadKeyFile(keyPath)
-		} else if err == nil {
-			a.KeyCreated = true
-		}
-	}
+	created, err := loadSigner(a.Keys, p.path(p.KeyFile, auth.KeyFile))
 	if err != nil {
-		return nil, fmt.Errorf("signing key %s: %w", keyPath, err)
-	}
-	a.Keys.SetSigner(priv)
-	if a.Users, err = auth.OpenUsers(p.path(p.UsersFile, auth.UsersFile)); err != nil {
 		return nil, err
 	}
+	a.KeyCreated = created
+	users, err := auth.OpenUsers(p.path(p.UsersFile, auth.UsersFile))
+	if err != nil {
+		return nil, err
+	}
+	a.Users = users
 	if a.Records, err = auth.OpenTokens(p.path(p.TokensFile, auth.TokensFile)); err != nil {
 		return nil, err
 	}
@@ -81,12 +87,36 @@ func OpenAuth(p AuthPaths, ttl time.Duration) (*Auth, error) {
 	if a.Scopes, err = auth.OpenScopes(p.path(p.ScopesFile, auth.ScopesFile)); err != nil {
 		return nil, err
 	}
+	a.finish(ttl)
+	return a, nil
+}
+
+// loadSigner loads the signing key at path into keys, generating it when
+// missing, and reports whether it did.
+func loadSigner(keys *auth.KeySet, path string) (created bool, err error) {
+	priv, err := auth.LoadKeyFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		priv, err = auth.GenerateKeyFile(path)
+		if errors.Is(err, fs.ErrExist) { // another process made it first
+			priv, err = auth.LoadKeyFile(path)
+		} else if err == nil {
+			created = true
+		}
+	}
+	if err != nil {
+		return false, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	keys.SetSigner(priv)
+	return created, nil
+}
+
+// finish makes the issuer and verifier once the stores are set.
+func (a *Auth) finish(ttl time.Duration) {
 	// Tokens may live as long as the login lifetime, at least the
 	// default 90 days (auth.DefaultMaxLifetime); a longer exp is refused.
 	maxLife := max(ttl, auth.DefaultMaxLifetime)
 	a.Issuer = &auth.Issuer{Keys: a.Keys, TTL: ttl, MaxLifetime: maxLife}
 	a.Verifier = &auth.Verifier{Keys: a.Keys, Revocations: a.Revoked, MaxLifetime: maxLife}
-	return a, nil
 }
 
 // PublicKey returns the current verification key, for tests and tools.
@@ -177,7 +207,7 @@ func (a *Auth) Register(user, password, email string, now time.Time) (string, Id
 	return a.Login(user, password, now)
 }
 
-// UserEmail implements Authenticator. The users file keeps no e-mail.
+// UserEmail implements Authenticator. The users table keeps no e-mail.
 func (a *Auth) UserEmail(user string) (string, bool) {
 	_, ok := a.Users.Get(user, time.Now())
 	return "", ok

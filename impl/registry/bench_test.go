@@ -28,7 +28,7 @@ func benchServer(b *testing.B, flags config.Flags) (*Server, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	a.Users.Cost = 4
+	a.Users.(*auth.Users).Cost = 4
 	if err := a.Users.Add("alice", "pw-alice-secret", auth.RolePublish, time.Now()); err != nil {
 		b.Fatal(err)
 	}

@@ -121,7 +121,7 @@ func TestCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Users.Cost = 4
+	a.Users.(*auth.Users).Cost = 4
 	if err := a.Users.Add("alice", "pw-alice-secret", auth.RolePublish, time.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ func startLive(t *testing.T, flags config.Flags, opts ...envOption) *liveServer 
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Users.Cost = 4 // bcrypt's minimum: tests need no slow hashes
+	a.Users.(*auth.Users).Cost = 4 // bcrypt's minimum: tests need no slow hashes
 	now := time.Now()
 	for user, role := range map[string]auth.Role{"alice": auth.RolePublish, "bob": auth.RolePublish, "reader": auth.RoleRead, "admin": auth.RoleAdmin} {
 		if err := a.Users.Add(user, "pw-"+user+"-secret", role, now); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/ratelimit/lockout"
 )
 
 func lockoutEnv(t *testing.T) *testEnv {
@@ -26,7 +27,7 @@ func (e *testEnv) login(user, password, addr string) resp {
 // owner out from every address.
 func TestLoginLockoutPerAddress(t *testing.T) {
 	e := lockoutEnv(t)
-	for i := range pairFailures {
+	for i := range lockout.DefaultPairFailures {
 		if r := e.login("alice", "wrong", "192.0.2.1"); r.status != http.StatusUnauthorized {
 			t.Fatalf("wrong password %d: %d %s", i, r.status, r.body)
 		}
@@ -41,14 +42,14 @@ func TestLoginLockoutPerAddress(t *testing.T) {
 		t.Errorf("right password from another address: %d %s, want 201", r.status, r.body)
 	}
 	// The lock ends with its window.
-	e.now = e.now.Add(pairWindow)
+	e.now = e.now.Add(lockout.DefaultPairWindow)
 	if r := e.login("alice", "pw-alice", "192.0.2.1"); r.status != http.StatusCreated {
 		t.Errorf("after the window: %d %s", r.status, r.body)
 	}
 }
 
 // Many addresses: the account budget, then one slow-lane guess per
-// slowLane; a clean address with the right password still gets in.
+// lockout.DefaultSlowLane; a clean address with the right password still gets in.
 func TestLoginLockoutPerAccount(t *testing.T) {
 	e := lockoutEnv(t)
 	addr := 0
@@ -73,13 +74,13 @@ func TestLoginLockoutPerAccount(t *testing.T) {
 		e.now = e.now.Add(time.Second)
 	}
 	// One account window and a slow lane attempt every 10 s.
-	if max := accountFailures + int(time.Hour/slowLane); checked > max || checked < accountFailures {
-		t.Errorf("%d guesses checked in an hour from fresh addresses, want %d..%d", checked, accountFailures, max)
+	if max := lockout.DefaultAccountFailures + int(time.Hour/lockout.DefaultSlowLane); checked > max || checked < lockout.DefaultAccountFailures {
+		t.Errorf("%d guesses checked in an hour from fresh addresses, want %d..%d", checked, lockout.DefaultAccountFailures, max)
 	}
 	// Past the budget, a failing address is refused; a clean one with the
 	// right password gets in once the slow lane is free.
 	// A new account window: the budget again, then the slow lane.
-	for range accountFailures {
+	for range lockout.DefaultAccountFailures {
 		if r := e.login("alice", "guess", next()); r.status != http.StatusUnauthorized {
 			t.Fatalf("guess in the new window: %d", r.status)
 		}

@@ -37,6 +37,7 @@ import (
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/metrics"
 	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/ratelimit/lockout"
 	"github.com/bun13/bun13/impl/registry/packument"
 	"github.com/bun13/bun13/impl/registry/pkgname"
 	tarcheck "github.com/bun13/bun13/impl/registry/tarball"
@@ -105,9 +106,14 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
-	// Limits are the rate limits per class, used while RATE_LIMIT is set.
+	// Limits are the rate limits per class, used while RATE_LIMIT is set:
+	// a *ratelimit.Classes (this process alone) or a
+	// *ratelimit.ClassCheckers (e.g. redislimit's, shared by replicas).
 	// Nil means ratelimit's defaults.
-	Limits *ratelimit.Classes
+	Limits ratelimit.ClassLimits
+	// Lockout counts failed password attempts (lockout.Redis shares them
+	// between replicas). Nil means a lockout.Local.
+	Lockout lockout.Lockout
 	// PreAuthLimit caps, per client IP and minute, requests carrying a
 	// token before the token is verified, so garbage tokens cannot buy
 	// signature checks. Zero means four times the read limit.
@@ -158,7 +164,7 @@ type Options struct {
 	// packages in a scope (the first publisher in an unowned scope
 	// becomes its owner). Nil means the Scopes of Auth when it is an
 	// *Auth, else scopes kept in memory.
-	Scopes *auth.Scopes
+	Scopes auth.ScopeStore
 	// AccessLog logs every request at Info; otherwise only errors and
 	// writes are logged unless DEBUG is set.
 	AccessLog bool
@@ -191,15 +197,15 @@ type Server struct {
 	log       *slog.Logger
 	metrics   *metrics.Metrics
 	now       func() time.Time
-	limits    *ratelimit.Classes
+	limits    ratelimit.ClassLimits
 	preAuth   *ratelimit.Limiter
 
 	tarLimits   tarcheck.Limits
 	bodyGrace   time.Duration
 	minBodyRate int64
 	pubSlots    *publishSlots
-	lockout     *lockout
-	scopes      *auth.Scopes
+	lockout     lockout.Lockout
+	scopes      auth.ScopeStore
 
 	locks   keyLocks
 	docs    *doccache.Typed[*entry]
@@ -273,7 +279,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		o.MaxConcurrentPublishes = DefaultMaxConcurrentPublishes
 	}
 	s.pubSlots = newPublishSlots(o.MaxConcurrentPublishes)
-	s.lockout = newLockout()
+	s.lockout = o.Lockout
+	if s.lockout == nil {
+		s.lockout = &lockout.Local{}
+	}
 	s.scopes = o.Scopes
 	if s.scopes == nil {
 		if a, ok := o.Auth.(*Auth); ok && a.Scopes != nil {

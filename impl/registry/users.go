@@ -123,7 +123,7 @@ func (c *call) login() {
 		}
 		c.s.log.Info("user registered", "user", c.user)
 	}
-	c.s.lockout.succeed(c.user, c.clientAddr())
+	c.s.lockout.Succeed(c.r.Context(), c.user, c.clientAddr())
 	c.id = id
 	c.json(http.StatusCreated, map[string]any{
 		"ok":    true,
@@ -340,10 +340,10 @@ func (c *call) clientAddr() string {
 	return ratelimit.ClientIP(c.r, c.s.opts.TrustedProxies).String()
 }
 
-// passwordAllowed applies the login lockout (see lockout.go) before a
+// passwordAllowed applies the login lockout (impl/ratelimit/lockout) before a
 // password of account is checked; it answers 429 when not allowed.
 func (c *call) passwordAllowed(account string, now time.Time) bool {
-	retry, ok := c.s.lockout.allow(account, c.clientAddr(), now)
+	retry, ok := c.s.lockout.Allow(c.r.Context(), account, c.clientAddr(), now)
 	if ok {
 		return true
 	}
@@ -354,5 +354,5 @@ func (c *call) passwordAllowed(account string, now time.Time) bool {
 }
 
 func (c *call) passwordFailed(account string, now time.Time) {
-	c.s.lockout.fail(account, c.clientAddr(), now)
+	c.s.lockout.Fail(c.r.Context(), account, c.clientAddr(), now)
 }

@@ -27,6 +27,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"validate"}, {"registry"}, {"registry", "serve"}, {"registry", "top"}, {"top"},
 		{"user"}, {"user", "add"}, {"user", "list"}, {"token"}, {"token", "issue"}, {"token", "list"},
 		{"proxy"}, {"proxy", "test"}, {"status"}, {"metrics"}, {"benchmark"},
+		{"scope"}, {"scope", "add"}, {"scope", "list"}, {"key"}, {"key", "list"}, {"key", "retire"},
 	}
 	for _, p := range paths {
 		for _, h := range []string{"--help", "-h"} {

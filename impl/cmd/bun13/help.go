@@ -66,14 +66,20 @@ var synopsis = map[string]string{
 	"status":              "[--file F] [--registry URL] [--json]",
 	"metrics":             "[--registry URL] [--summary]",
 	"benchmark":           "[config|validation|jwt|ratelimit|dns|all]   (about a second per row)",
-	"user add":            "NAME [--role R] [--data DIR]   (password on stdin)",
-	"user passwd":         "NAME [--data DIR]   (password on stdin)",
-	"user role":           "NAME --role R [--data DIR]",
-	"user remove":         "NAME [--data DIR]",
-	"user list":           "[--data DIR]",
-	"token issue":         "--user U [--role R] [--ttl D] [--data DIR]",
-	"token revoke":        "JTI|KEY [--data DIR]",
-	"token list":          "[--user U] [--data DIR]",
+	"user add":            "NAME [--role R] [--data DIR | --database URL]   (password on stdin)",
+	"user passwd":         "NAME [--data DIR | --database URL]   (password on stdin)",
+	"user role":           "NAME read|publish|admin [--data DIR | --database URL]",
+	"user remove":         "NAME [--data DIR | --database URL]",
+	"user list":           "[--data DIR | --database URL]",
+	"token issue":         "--user U [--role R] [--ttl D] [--data DIR] [--key-file F] [--database URL]",
+	"token revoke":        "JTI|KEY [--data DIR | --database URL]",
+	"token list":          "[--user U] [--data DIR | --database URL]",
+	"scope add":           "@S --owner U [--data DIR | --database URL]",
+	"scope member add":    "@S USER [--data DIR | --database URL]",
+	"scope member remove": "@S USER [--data DIR | --database URL]",
+	"scope list":          "[--data DIR | --database URL]",
+	"key list":            "[--data DIR] [--key-file F] [--database URL]   (kid, created, retired, replicas)",
+	"key retire":          "KID [--force] --database URL   (refused while a live replica signs with it, unless --force)",
 	"headers validate":    "'Name: value'... | NAME VALUE",
 	"validate headers":    "'Name: value'... | NAME VALUE   (same as bun13 headers validate)",
 	"registry top":        "[--url URL] [--token T]",
@@ -115,9 +121,16 @@ come before or after the subcommand. bun13 config SUBCOMMAND --help for its flag
 
 bun13 registry serve --help lists the server's flags.
 `,
-	"user": `usage: bun13 user add|passwd|role|remove|list NAME [--role R] [--data DIR]   (passwords on stdin)
+	"user": `usage: bun13 user add|passwd|role|remove|list NAME [--role R] [--data DIR | --database URL]   (passwords on stdin)
 `,
-	"token": `usage: bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
+	"token": `usage: bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR | --database URL]
+`,
+	"scope": `usage: bun13 scope add @S --owner U | member add|remove @S USER | list [--data DIR | --database URL]
+`,
+	"key": `usage: bun13 key list [--data DIR] [--database URL] | retire KID [--force] --database URL
+
+--database URL (or BUN13_REGISTRY_DATABASE): the signing keys every replica
+registered in the shared PostgreSQL store; without it, list shows the key file.
 `,
 	"proxy": `usage: bun13 proxy test [--timeout D] URL
 `,

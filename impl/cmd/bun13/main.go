@@ -23,9 +23,10 @@
 //	bun13 headers validate 'Name: value'... | NAME VALUE
 //	bun13 registry serve [flags]             (see impl/registry/README.md)
 //	bun13 registry top | bun13 top [--url URL] [--token T]
-//	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR]   (password on stdin)
-//	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR]
-//	bun13 scope add @S --owner U | member add|remove @S U | list [--data DIR]
+//	bun13 user add|remove|passwd|role|list NAME [--role R] [--data DIR | --database URL]   (password on stdin)
+//	bun13 token issue --user U [--role R] [--ttl D] | revoke JTI|KEY | list [--data DIR | --database URL]
+//	bun13 scope add @S --owner U | member add|remove @S U | list [--data DIR | --database URL]
+//	bun13 key list [--data DIR | --database URL] | retire KID [--force] --database URL
 //	bun13 proxy test [--timeout D] URL
 //	bun13 status [--registry URL] [--json]
 //	bun13 metrics [--registry URL] [--summary]
@@ -174,6 +175,7 @@ const usageText = `bun13: the 13-byte config system
   bun13 user add|remove|passwd|role|list ...
   bun13 token issue|revoke|list ...
   bun13 scope add|member|list ...
+  bun13 key list|retire ...              signing keys of the replicas (--database URL)
   bun13 proxy test URL
   bun13 status [--registry URL]          config, its source per field, file validity, the running registry and its fleet
   bun13 metrics [--registry URL] [--summary]

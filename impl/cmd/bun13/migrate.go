@@ -12,6 +12,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bun13/bun13/impl/auth/pgauth"
+	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/store/sweep"
@@ -137,9 +139,24 @@ func (e *env) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// migrateAuth copies the users, tokens, revocations and scopes of a data
-// directory into the database.
+// migrateAuth copies the users (bcrypt hashes as they are), token
+// records, revocations and scopes of a data directory into the
+// database, and registers its signing key, so tokens the single node
+// issued keep working on every replica. Idempotent.
 func (e *env) migrateAuth(ctx context.Context, from string, sf *sharedFlags) error {
-	fmt.Fprintf(e.stderr, "registry migrate: auth files of %s are not copied yet (users, tokens, revocations, scopes)\n", from)
+	db, err := pgauth.Open(ctx, sf.database, cliOptions())
+	if err != nil {
+		return fmt.Errorf("--database: %w", err)
+	}
+	defer db.Close()
+	sum, err := registry.ImportAuthFiles(ctx, registry.AuthPaths{Dir: from}, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "auth: %d users, %d tokens, %d revocations, %d scopes (%d members)", sum.Users, sum.Tokens, sum.Revocations, sum.Scopes, sum.Members)
+	if sum.KeyID != "" {
+		fmt.Fprintf(e.stdout, ", signing key %s registered", sum.KeyID)
+	}
+	fmt.Fprintln(e.stdout)
 	return nil
 }

@@ -51,8 +51,6 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -74,6 +72,7 @@ import (
 
 	"github.com/bun13/bun13/impl/atomicfile"
 	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/auth/pgauth"
 	"github.com/bun13/bun13/impl/codes"
 	"github.com/bun13/bun13/impl/config"
 	"github.com/bun13/bun13/impl/configwatch"
@@ -254,10 +253,22 @@ func (e *env) registryServe(args []string) error {
 	} else if len(removed) > 0 {
 		log.Info("removed stale temp files of killed writers", "dir", paths.data, "count", len(removed))
 	}
-	au, err := paths.auth(*ttl)
+	var st *sharedStores
+	if distributed {
+		if st, err = openShared(e.ctx, shared, log); err != nil {
+			return err
+		}
+		defer st.Close()
+		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
+	}
+	// With --database, users, tokens, revocations, scopes and the
+	// signing key set are the fleet's (impl/auth/pgauth): this replica
+	// registers its key, and verifies every replica's tokens.
+	au, err := e.openAuth(paths, shared.database, *ttl, true, pgauth.Options{Logger: log, Replica: shared.replicaID})
 	if err != nil {
 		return err
 	}
+	defer au.Close()
 	if au.KeyCreated {
 		log.Info("generated signing key", "kid", au.Keys.Signer())
 	}
@@ -267,6 +278,11 @@ func (e *env) registryServe(args []string) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if au.DB != nil {
+		if err := au.DB.RegisterMetrics(reg); err != nil {
+			return err
+		}
+	}
 	m, err := metrics.New(reg)
 	if err != nil {
 		return err
@@ -307,17 +323,28 @@ func (e *env) registryServe(args []string) error {
 		defer up.Close()
 		fallback = up.Handler()
 	}
+	classes := &ratelimit.Classes{
+		Read:    ratelimit.Limiter{Limit: *rateRead},
+		Publish: ratelimit.Limiter{Limit: *ratePublish},
+		Login:   ratelimit.Limiter{Limit: *rateLogin},
+	}
+	lim, err := openLimits(e.ctx, shared.redis, classes, reg, log)
+	if err != nil {
+		return err
+	}
+	defer lim.Close()
+	fleetView := startFleet(e.ctx, st, shared.replicaID, store, reg, log)
+	if distributed && lim.redis == nil {
+		warnUnshared(e.ctx, fleetView, classes, log)
+	}
 	ropts := registry.Options{
-		Store:      store,
-		Auth:       au,
-		Logger:     log,
-		Registerer: reg,
-		Metrics:    m,
-		Limits: &ratelimit.Classes{
-			Read:    ratelimit.Limiter{Limit: *rateRead},
-			Publish: ratelimit.Limiter{Limit: *ratePublish},
-			Login:   ratelimit.Limiter{Limit: *rateLogin},
-		},
+		Store:          store,
+		Auth:           au,
+		Logger:         log,
+		Registerer:     reg,
+		Metrics:        m,
+		Limits:         lim.classes,
+		Lockout:        lim.logins,
 		TrustedProxies: trusted,
 		PublicURL:      *publicURL,
 		Upstream:       *upstream,
@@ -336,15 +363,9 @@ func (e *env) registryServe(args []string) error {
 		TarballCacheBytes:      tarCacheBytes,
 	}
 	if distributed {
-		st, err := openShared(e.ctx, shared, log)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
 		ropts.Shared = true
 		ropts.Docs, ropts.Blobs, ropts.Search = st.docs, st.blobs, st.search
 		ropts.CacheTTL, ropts.StoreTimeout = shared.cacheTTL, shared.storeTimeout
-		log.Info("distributed mode", "replica", shared.replicaID, "database", redactURL(shared.database), "blobs", redactURL(shared.blobs))
 	} else {
 		pkgs := filepath.Join(paths.data, "packages")
 		ropts.Docs, ropts.Blobs = docs.NewFS(pkgs), blobs.NewFS(pkgs)
@@ -356,6 +377,10 @@ func (e *env) registryServe(args []string) error {
 	regURL := *upstream
 	if regURL == "" && store.Load().RegistryHash == config.DefaultRegistryHash {
 		regURL = config.DefaultRegistry
+	}
+	ticketKeys, err := paths.ticketKeys(au)
+	if err != nil {
+		return err
 	}
 	dash, err := dashboard.New(e.ctx, dashboard.Options{
 		Store:      store,
@@ -374,6 +399,9 @@ func (e *env) registryServe(args []string) error {
 			return st
 		},
 		RegistryURL: regURL,
+		Fleet:       fleetView,
+		TicketKeys:  ticketKeys,
+		Redis:       lim.redisClient(),
 		Logger:      log,
 		File:        func() dashboard.FileStatus { return fileStatus(watch.Status()) },
 		Sources:     config.Sources(e.lookup),
@@ -450,17 +478,11 @@ func checkUpstreamHash(store *config.Store, upstream string, rewrite bool, log *
 }
 
 // ensureAdmin creates the admin user, with a random one-time password
-// printed once, when the users file has no user at all.
+// printed once, when the users file (or the shared database: exactly one
+// of the replicas starting at once) has no user at all.
 func (e *env) ensureAdmin(a *registry.Auth) error {
-	if len(a.Users.List(time.Now())) > 0 {
-		return nil
-	}
-	pw := rand.Text()
-	err := a.Users.Add(defaultAdminUser, pw, auth.RoleAdmin, time.Now())
-	if errors.Is(err, auth.ErrUserExists) {
-		return nil // another process won the race
-	}
-	if err != nil {
+	pw, err := a.EnsureAdmin(e.ctx, defaultAdminUser, time.Now())
+	if err != nil || pw == "" {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "created user %q (role admin) with one-time password: %s\n", defaultAdminUser, pw)

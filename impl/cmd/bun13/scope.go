@@ -4,7 +4,9 @@ package main
 // also while the server runs (writes take the file's lock and replace it
 // atomically; the server sees a change within 100 ms). Only a scope's
 // owner and members may create packages in it; the first publisher in an
-// unowned scope becomes its owner.
+// unowned scope becomes its owner. With --database URL (or
+// BUN13_REGISTRY_DATABASE) the scopes shared by every replica in
+// PostgreSQL instead.
 //
 //	bun13 scope add @team --owner alice [--data DIR]     an organization
 //	bun13 scope member add @team bob [--data DIR]
@@ -36,6 +38,7 @@ func (e *env) scopeCmd(args []string) error {
 	}
 	fs := newFlags("scope " + sub)
 	paths := e.dataFlags(fs)
+	db := e.databaseFlag(fs)
 	owner := fs.String("owner", "", "owner of a new scope (scope add)")
 	pos, err := parseInterspersed(fs, rest)
 	if err != nil {
@@ -49,17 +52,35 @@ func (e *env) scopeCmd(args []string) error {
 	if len(pos) != n {
 		return usagef("scope %s: want %d argument(s), got %d", sub, n, len(pos))
 	}
-	scopes, err := auth.OpenScopes(filepath.Join(paths.data, auth.ScopesFile))
-	if err != nil {
-		return err
+	var (
+		scopes auth.ScopeStore
+		users  func() (auth.UserStore, error)
+	)
+	if *db != "" {
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		scopes = a.Scopes
+		users = func() (auth.UserStore, error) { return a.Users, nil }
+	} else {
+		fileScopes, err := auth.OpenScopes(filepath.Join(paths.data, auth.ScopesFile))
+		if err != nil {
+			return err
+		}
+		scopes = fileScopes
+		users = func() (auth.UserStore, error) {
+			p := paths.usersFile
+			if p == "" {
+				p = filepath.Join(paths.data, auth.UsersFile)
+			}
+			return auth.OpenUsers(p)
+		}
 	}
 	now := time.Now()
 	userExists := func(name string) error {
-		p := paths.usersFile
-		if p == "" {
-			p = filepath.Join(paths.data, auth.UsersFile)
-		}
-		users, err := auth.OpenUsers(p)
+		users, err := users()
 		if err != nil {
 			return err
 		}

@@ -11,11 +11,25 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
+	"runtime/debug"
 	"time"
 
+	"github.com/bun13/bun13/impl/auth"
+	"github.com/bun13/bun13/impl/config"
+	"github.com/bun13/bun13/impl/dashboard"
+	"github.com/bun13/bun13/impl/ratelimit"
+	"github.com/bun13/bun13/impl/ratelimit/lockout"
+	"github.com/bun13/bun13/impl/ratelimit/redislimit"
+	"github.com/bun13/bun13/impl/registry"
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/docs/pgdocs"
+	"github.com/bun13/bun13/impl/store/fleet"
+	"github.com/bun13/bun13/impl/store/fleet/heartbeat"
+	"github.com/bun13/bun13/impl/store/fleet/pgfleet"
 	"github.com/bun13/bun13/impl/store/search/pgsearch"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 )
 
 // sharedFlags are the flags of the distributed mode.
@@ -64,6 +78,7 @@ type sharedStores struct {
 	docs   pgsearch.Indexed
 	blobs  blobs.Store
 	search *pgsearch.Index
+	fleet  *pgfleet.Store
 }
 
 func (s *sharedStores) Close() {
@@ -92,6 +107,11 @@ func openShared(ctx context.Context, f *sharedFlags, log *slog.Logger) (*sharedS
 		return nil, fmt.Errorf("--database: %w", err)
 	}
 	s.search = pgsearch.New(pg.Pool())
+	if err := pgfleet.Migrate(octx, f.database); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--database: %w", err)
+	}
+	s.fleet = pgfleet.New(pg.Pool())
 	if s.blobs, err = blobs.OpenURL(octx, f.blobs); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("--blobs: %w", err)
@@ -114,4 +134,97 @@ func redactURL(raw string) string {
 		return "(unparsable URL)"
 	}
 	return u.Redacted()
+}
+
+// limits are the rate limits and the login lockout: in this process, or
+// shared through Redis.
+type limits struct {
+	classes ratelimit.ClassLimits
+	logins  lockout.Lockout
+	redis   *redis.Client
+}
+
+func (l *limits) redisClient() redis.UniversalClient {
+	if l.redis == nil {
+		return nil // not a typed nil in the interface
+	}
+	return l.redis
+}
+
+func (l *limits) Close() {
+	if l.redis != nil {
+		l.redis.Close()
+	}
+}
+
+// openLimits shares the limits through Redis when url is set. Redis
+// being unreachable at start is not fatal: every check falls back to
+// this replica's own limiter until it answers.
+func openLimits(ctx context.Context, url string, classes *ratelimit.Classes, reg prometheus.Registerer, log *slog.Logger) (*limits, error) {
+	if url == "" {
+		return &limits{classes: classes, logins: &lockout.Local{}}, nil
+	}
+	m := redislimit.NewMetrics(reg)
+	cc, client, err := redislimit.OpenClasses(ctx, url, classes, m, log)
+	if err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	log.Info("rate limits and login lockout shared through Redis", "redis", redactURL(url))
+	return &limits{classes: cc, logins: &lockout.Redis{Client: client, Metrics: m, Logger: log}, redis: client}, nil
+}
+
+// startFleet starts this replica's heartbeats: into PostgreSQL when the
+// stores are shared (so every replica, the dashboard, status and top see
+// the fleet and its config drift), into memory otherwise.
+func startFleet(ctx context.Context, st *sharedStores, id string, store *config.Store, reg prometheus.Registerer, log *slog.Logger) *heartbeat.View {
+	var fs fleet.Store = &fleet.Memory{}
+	if st != nil {
+		fs = st.fleet
+	}
+	v := readBuildVersion(debug.ReadBuildInfo())
+	view := heartbeat.Start(ctx, heartbeat.Replica{
+		Store:    fs,
+		ID:       id,
+		Version:  v.Version,
+		Started:  time.Now(),
+		Config:   func() [fleet.ConfigSize]byte { return store.Load().Bytes() },
+		Logger:   log,
+		Failures: heartbeat.NewErrorCounter(reg),
+	})
+	reg.MustRegister(heartbeat.Collector{View: view, Context: ctx})
+	return view
+}
+
+// warnUnshared says, once the fleet has been seen, that replicas
+// without Redis each apply the limits alone.
+func warnUnshared(ctx context.Context, view *heartbeat.View, classes *ratelimit.Classes, log *slog.Logger) {
+	go func() {
+		t := time.NewTimer(2 * heartbeat.DefaultEvery)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := 1
+		if snap, err := view.Fleet(ctx); err == nil && len(snap.Replicas) > 0 {
+			n = len(snap.Replicas)
+		}
+		ratelimit.LogUnshared(log, n, classes)
+	}()
+}
+
+// ticketKeys sign the dashboard's WebSocket tickets with this replica's
+// signing key; any key of the set verifies them, so a ticket issued by
+// one replica opens the WebSocket on another.
+func (p *dataPaths) ticketKeys(au *registry.Auth) (dashboard.TicketKeys, error) {
+	path := p.keyFile
+	if path == "" {
+		path = filepath.Join(p.data, auth.KeyFile)
+	}
+	priv, err := auth.LoadKeyFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("signing key %s: %w", path, err)
+	}
+	return dashboard.Ed25519Keys{Private: priv, Keys: au.Keys}, nil
 }

@@ -8,7 +8,10 @@ package main
 //
 // The user must exist in the users file and the role may not exceed the
 // user's (the server caps it anyway). Revocation takes a token's jti or its
-// npm token key (the hex SHA-512 that `npm token list` shows).
+// npm token key (the hex SHA-512 that `npm token list` shows). With
+// --database URL the tokens of the replicas' shared store; token issue
+// then registers --key-file's public key there, so every replica accepts
+// what it signs.
 
 import (
 	"fmt"
@@ -26,6 +29,7 @@ func (e *env) tokenCmd(args []string) error {
 	sub := args[0]
 	fs := newFlags("token " + sub)
 	paths := e.dataFlags(fs)
+	db := e.databaseFlag(fs)
 	user := fs.String("user", "", "user the token is for (issue) or whose tokens to list")
 	role := fs.String("role", "", "token role: read, publish or admin (default: the user's)")
 	ttl := fs.Duration("ttl", 24*time.Hour, "token lifetime")
@@ -45,10 +49,11 @@ func (e *env) tokenCmd(args []string) error {
 		if *ttl > auth.DefaultMaxLifetime {
 			fmt.Fprintf(e.stderr, "warning: the server refuses tokens living longer than its --token-ttl (%v by default)\n", auth.DefaultMaxLifetime)
 		}
-		a, err := paths.auth(*ttl)
+		a, err := e.openAuth(paths, *db, *ttl, true, cliOptions())
 		if err != nil {
 			return err
 		}
+		defer a.Close()
 		u, ok := a.Users.Get(*user, now)
 		if !ok {
 			return fmt.Errorf("no user %q (add one with bun13 user add)", *user)
@@ -74,10 +79,11 @@ func (e *env) tokenCmd(args []string) error {
 		if len(pos) != 1 {
 			return usagef("token revoke: want one JTI or KEY")
 		}
-		a, err := paths.auth(0)
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 		if err != nil {
 			return err
 		}
+		defer a.Close()
 		id := pos[0]
 		if rec, ok := a.Records.Get(id, now); ok {
 			if _, err := a.Records.Revoke(rec.Key, a.Revoked, now); err != nil {
@@ -104,10 +110,11 @@ func (e *env) tokenCmd(args []string) error {
 		if len(pos) != 0 {
 			return usagef("token list: no arguments")
 		}
-		a, err := paths.auth(0)
+		a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 		if err != nil {
 			return err
 		}
+		defer a.Close()
 		for _, rec := range a.Records.List(*user, now) {
 			fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", rec.ID, rec.User, rec.Role,
 				rec.Created.UTC().Format(time.RFC3339), rec.Expires.UTC().Format(time.RFC3339), rec.Key)

@@ -2,7 +2,9 @@ package main
 
 // bun13 user: manage the registry's users file, also while the server runs
 // (writes take the file's lock and replace it atomically; the server sees
-// the change on its next login or within 100ms for tokens).
+// the change on its next login or within 100ms for tokens). With
+// --database URL (or BUN13_REGISTRY_DATABASE) the users shared by every
+// replica in PostgreSQL instead (see authdb.go).
 //
 //	bun13 user add NAME [--role read|publish|admin] [--data DIR]   password on stdin
 //	bun13 user passwd NAME [--data DIR]                            password on stdin; revokes the user's tokens
@@ -26,6 +28,7 @@ func (e *env) userCmd(args []string) error {
 	sub := args[0]
 	fs := newFlags("user " + sub)
 	paths := e.dataFlags(fs)
+	db := e.databaseFlag(fs)
 	role := fs.String("role", "publish", "role for user add: read, publish or admin")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
@@ -40,10 +43,11 @@ func (e *env) userCmd(args []string) error {
 		return usagef("user %s: want %d argument(s), got %d", sub, n, len(pos))
 	}
 	now := time.Now()
-	a, err := paths.auth(0)
+	a, err := e.openAuth(paths, *db, 0, false, cliOptions())
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	switch sub {
 	case "add":
 		r, err := auth.ParseRole(*role)

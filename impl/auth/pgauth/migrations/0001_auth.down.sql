@@ -1,0 +1,10 @@
+DROP TABLE IF EXISTS auth_key_replicas;
+DROP TABLE IF EXISTS auth_signing_keys;
+DROP TABLE IF EXISTS auth_scope_members;
+DROP TABLE IF EXISTS auth_scopes;
+DROP TABLE IF EXISTS auth_revocations;
+DROP TABLE IF EXISTS auth_tokens;
+DROP TABLE IF EXISTS auth_users;
+DROP TABLE IF EXISTS auth_versions;
+DROP FUNCTION IF EXISTS bun13_auth_bump();
+DROP FUNCTION IF EXISTS bun13_auth_revocation_version();
