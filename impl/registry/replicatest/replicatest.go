@@ -115,16 +115,14 @@ type Replica struct {
 }
 
 // authInDatabase says where the replicas share users, tokens,
-// revocations and signing keys: in PostgreSQL (impl/auth/pgauth; each
-// replica then has a data directory, and a signing key, of its own), or,
-// until registry serve opens pgauth with --database, in one --data
-// directory shared by all. Those files are locked (flock) and polled, so
-// several processes may use them at once. Packages are not there in
-// distributed mode; the directory also holds uplink/ (unused: --upstream
-// is refused with --database) and is swept of temp files when a replica
-// starts, which is why replicas start one after the other, before any
-// traffic.
-const authInDatabase = false
+// revocations and signing keys: in PostgreSQL (impl/auth/pgauth, what
+// registry serve uses with --database; each replica has a data
+// directory, and a signing key, of its own, registered in the database),
+// or in one --data directory shared by all (the interim before pgauth:
+// its files are locked and polled, so several processes may use them;
+// replicas start one after the other since each sweeps temp files there
+// when it starts).
+const authInDatabase = true
 
 // authArgs are replica r's flags for the auth state (see authInDatabase).
 func (c *Cluster) authArgs(r *Replica) []string {
