@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/bun13/bun13/impl/auth"
 	"github.com/bun13/bun13/impl/lockfile"
 	"github.com/bun13/bun13/impl/testenv"
+	"github.com/bun13/bun13/impl/testenv/pgtemp"
 )
 
 const chartDir = "impl/deploy/helm/bun13"
@@ -143,7 +145,11 @@ func TestHelmChart(t *testing.T) {
 				t.Fatalf("objects %v, want %v", r.kinds, mode.kinds)
 			}
 			checkChart(t, r, mode.name == "distributed", rules)
-			startLikePod(t, bin, r)
+			var secrets map[string]string
+			if mode.name == "distributed" {
+				secrets = testSecrets(t)
+			}
+			startLikePod(t, bin, r, secrets)
 		})
 	}
 	// A bad mode is refused at render time.
@@ -297,12 +303,33 @@ func flagValue(args []string, name string) string {
 	return ""
 }
 
+// testSecrets are the values of the distributed mode's Secret keys: the
+// test servers of .ci/services (a fresh database, a bucket prefix of
+// its own).
+func testSecrets(t *testing.T) map[string]string {
+	t.Helper()
+	s3 := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
+	sep := "&"
+	if !strings.Contains(s3, "?") {
+		sep = "?"
+	}
+	return map[string]string{
+		"database-url":          pgtemp.New(t),
+		"blobs-url":             s3 + sep + "prefix=helm-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/",
+		"redis-url":             testenv.Getenv(t, "BUN13_TEST_REDIS", "a Redis server", "source .ci/services (or .ci/services -- go test ...)"),
+		"aws-access-key-id":     os.Getenv("AWS_ACCESS_KEY_ID"),
+		"aws-secret-access-key": os.Getenv("AWS_SECRET_ACCESS_KEY"),
+	}
+}
+
 // startLikePod runs `bun13` with the container's arguments (paths moved
 // into a temp dir, the port onto a free one) and the environment it sets
-// literally (Secret references are left out: there are no Secrets here),
-// then GETs the probes' paths. Serve refuses an unknown flag, so the
-// arguments are all ones it accepts.
-func startLikePod(t *testing.T, bin string, r *rendered) {
+// (Secret references resolved from secrets, keyed by the Secret's key;
+// left out when secrets is nil), then GETs the probes' paths. Serve
+// refuses an unknown flag, so the arguments are all ones it accepts; in
+// the distributed mode, readiness means the database and the blob store
+// answer.
+func startLikePod(t *testing.T, bin string, r *rendered, secrets map[string]string) {
 	t.Helper()
 	c := r.deploy.Spec.Template.Spec.Containers[0]
 	if len(c.Args) < 2 || c.Args[0] != "registry" || c.Args[1] != "serve" {
@@ -351,8 +378,17 @@ func startLikePod(t *testing.T, bin string, r *rendered) {
 	}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
 	for _, e := range c.Env {
-		if e.ValueFrom == nil {
+		switch {
+		case e.ValueFrom == nil:
 			env = append(env, e.Name+"="+e.Value)
+		case e.ValueFrom.SecretKeyRef != nil && secrets != nil:
+			v, ok := secrets[e.ValueFrom.SecretKeyRef.Key]
+			if !ok {
+				t.Errorf("env %s reads Secret key %q, which the distributed mode does not document", e.Name, e.ValueFrom.SecretKeyRef.Key)
+			}
+			env = append(env, e.Name+"="+v)
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			env = append(env, e.Name+"=reg-bun13-0")
 		}
 	}
 	cmd := exec.Command(bin, args...)
@@ -386,6 +422,9 @@ func startLikePod(t *testing.T, bin string, r *rendered) {
 		if s := status(base + p.HTTPGet.Path); s != http.StatusOK {
 			t.Errorf("probe %s: %d", p.HTTPGet.Path, s)
 		}
+	}
+	if secrets != nil && !strings.Contains(logs.String(), `"msg":"distributed mode"`) {
+		t.Errorf("the distributed chart's pod did not start in the distributed mode:\n%s", logs.String())
 	}
 	if s := status(base + r.sm.Spec.Endpoints[0].Path); s != http.StatusOK {
 		t.Errorf("ServiceMonitor path %s: %d (METRICS on in the chart's lockfile?)", r.sm.Spec.Endpoints[0].Path, s)
