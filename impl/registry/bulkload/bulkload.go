@@ -347,14 +347,14 @@ type Stats struct {
 	Bytes              int64 // documents and tarballs
 	Generate, Docs     time.Duration
 	Search, Blobs      time.Duration
-	Files              time.Duration // LoadDir: writing the data directory
+	Files              time.Duration // writing the data directory
 }
 
 // chunk is how many packages are generated and written at a time.
 const chunk = 2000
 
 // blobWorkers is how many tarball puts run at once.
-const blobWorkers = 16
+const blobWorkers = 64
 
 // generate returns packages from..to-1, generated on a few goroutines.
 func (g *Generator) generate(from, to int) ([]Package, error) {
@@ -371,20 +371,70 @@ func (g *Generator) generate(from, to int) ([]Package, error) {
 	return out, eg.Wait()
 }
 
-// LoadShared writes packages from..from+n-1 into the shared stores: the
-// tarballs first, then the documents (pgdocs.Load: a name already stored
-// is left as it is, so a load can be resumed), then the search entries.
+// Targets are where a load writes.
+type Targets struct {
+	// Shared, when not nil, receives the tarballs (unless SkipTarballs),
+	// then the documents (pgdocs.Load: a name already stored is left as
+	// it is, so a load can be resumed), then the search entries.
+	Shared       *Shared
+	SkipTarballs bool
+	// Dir, when not empty, is a single-node data directory that receives
+	// the same packages: DIR/packages/NAME/package.json and the tarballs
+	// beside it (the layout of docs.FS and blobs.FS), as plain writes
+	// with one sync(2) at the end rather than the registry's fsync per
+	// file: a bulk load, not a publish.
+	Dir string
+}
+
+// Load writes packages from..from+n-1 into t, each generated once.
 // progress, when not nil, is called after each chunk.
-func (g *Generator) LoadShared(ctx context.Context, st Shared, from, n int, progress func(done int)) (Stats, error) {
+func (g *Generator) Load(ctx context.Context, t Targets, from, n int, progress func(done int)) (Stats, error) {
 	var s Stats
 	for i := from; i < from+n; i += chunk {
+		if err := ctx.Err(); err != nil {
+			return s, err
+		}
 		t0 := time.Now()
 		pkgs, err := g.generate(i, min(from+n, i+chunk))
 		if err != nil {
 			return s, err
 		}
+		s.Generate += time.Since(t0)
+		for _, p := range pkgs {
+			s.Bytes += int64(len(p.Doc))
+			for _, tb := range p.Tarballs {
+				s.Tarballs++
+				s.Bytes += int64(len(tb.Data))
+			}
+		}
+		if t.Shared != nil {
+			if err := loadShared(ctx, *t.Shared, !t.SkipTarballs, pkgs, &s); err != nil {
+				return s, err
+			}
+		}
+		if t.Dir != "" {
+			t1 := time.Now()
+			if err := writeDir(filepath.Join(t.Dir, "packages"), pkgs); err != nil {
+				return s, err
+			}
+			s.Files += time.Since(t1)
+		}
+		s.Packages += len(pkgs)
+		if progress != nil {
+			progress(s.Packages)
+		}
+	}
+	if t.Dir != "" {
 		t1 := time.Now()
-		s.Generate += t1.Sub(t0)
+		syscall.Sync()
+		s.Files += time.Since(t1)
+	}
+	return s, nil
+}
+
+func loadShared(ctx context.Context, st Shared, tarballs bool, pkgs []Package, s *Stats) error {
+	t1 := time.Now()
+	if tarballs {
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(blobWorkers)
 		for _, p := range pkgs {
@@ -395,89 +445,51 @@ func (g *Generator) LoadShared(ctx context.Context, st Shared, from, n int, prog
 					}
 					return nil
 				})
-				s.Tarballs++
-				s.Bytes += int64(len(tb.Data))
 			}
 		}
 		if err := eg.Wait(); err != nil {
-			return s, err
-		}
-		t2 := time.Now()
-		s.Blobs += t2.Sub(t1)
-		batch := make([]pgdocs.Doc, len(pkgs))
-		entries := make([]search.Entry, len(pkgs))
-		for k, p := range pkgs {
-			batch[k] = pgdocs.Doc{Name: p.Name, Doc: p.Doc}
-			entries[k] = p.Entry
-			s.Bytes += int64(len(p.Doc))
-		}
-		if _, err := st.Docs.Load(ctx, batch); err != nil {
-			return s, err
-		}
-		t3 := time.Now()
-		s.Docs += t3.Sub(t2)
-		if err := st.Search.UpdateAll(ctx, entries); err != nil {
-			return s, err
-		}
-		s.Search += time.Since(t3)
-		s.Packages += len(pkgs)
-		if progress != nil {
-			progress(s.Packages)
+			return err
 		}
 	}
-	return s, nil
+	t2 := time.Now()
+	s.Blobs += t2.Sub(t1)
+	batch := make([]pgdocs.Doc, len(pkgs))
+	entries := make([]search.Entry, len(pkgs))
+	for k, p := range pkgs {
+		batch[k] = pgdocs.Doc{Name: p.Name, Doc: p.Doc}
+		entries[k] = p.Entry
+	}
+	if _, err := st.Docs.Load(ctx, batch); err != nil {
+		return err
+	}
+	t3 := time.Now()
+	s.Docs += t3.Sub(t2)
+	if err := st.Search.UpdateAll(ctx, entries); err != nil {
+		return err
+	}
+	s.Search += time.Since(t3)
+	return nil
 }
 
-// LoadDir writes packages from..from+n-1 into the data directory dir
-// (DIR/packages/NAME/package.json and the tarballs beside it, the layout
-// of docs.FS and blobs.FS), as plain writes with one sync(2) at the end
-// rather than the registry's fsync per file: a bulk load, not a publish.
-func (g *Generator) LoadDir(ctx context.Context, dir string, from, n int, progress func(done int)) (Stats, error) {
-	var s Stats
-	pkgs := filepath.Join(dir, "packages")
-	for i := from; i < from+n; i += chunk {
-		if err := ctx.Err(); err != nil {
-			return s, err
-		}
-		t0 := time.Now()
-		batch, err := g.generate(i, min(from+n, i+chunk))
-		if err != nil {
-			return s, err
-		}
-		t1 := time.Now()
-		s.Generate += t1.Sub(t0)
-		var eg errgroup.Group
-		eg.SetLimit(4)
-		for _, p := range batch {
-			eg.Go(func() error {
-				d := filepath.Join(pkgs, filepath.FromSlash(p.Name))
-				if err := os.MkdirAll(d, 0o755); err != nil {
+func writeDir(pkgs string, batch []Package) error {
+	var eg errgroup.Group
+	eg.SetLimit(4)
+	for _, p := range batch {
+		eg.Go(func() error {
+			d := filepath.Join(pkgs, filepath.FromSlash(p.Name))
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return err
+			}
+			for _, tb := range p.Tarballs {
+				if err := os.WriteFile(filepath.Join(d, tb.File), tb.Data, 0o644); err != nil {
 					return err
 				}
-				for _, tb := range p.Tarballs {
-					if err := os.WriteFile(filepath.Join(d, tb.File), tb.Data, 0o644); err != nil {
-						return err
-					}
-				}
-				return os.WriteFile(filepath.Join(d, "package.json"), p.Doc, 0o644)
-			})
-			s.Tarballs += len(p.Tarballs)
-			s.Bytes += int64(len(p.Doc))
-			for _, tb := range p.Tarballs {
-				s.Bytes += int64(len(tb.Data))
 			}
-		}
-		if err := eg.Wait(); err != nil {
-			return s, fmt.Errorf("bulkload: %w", err)
-		}
-		s.Files += time.Since(t1)
-		s.Packages += len(batch)
-		if progress != nil {
-			progress(s.Packages)
-		}
+			return os.WriteFile(filepath.Join(d, "package.json"), p.Doc, 0o644)
+		})
 	}
-	t := time.Now()
-	syscall.Sync()
-	s.Files += time.Since(t)
-	return s, nil
+	if err := eg.Wait(); err != nil {
+		return fmt.Errorf("bulkload: %w", err)
+	}
+	return nil
 }

@@ -72,7 +72,7 @@ func TestLoadDirServes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	const n = 50
-	st, err := g.LoadDir(ctx, dir, 0, n, nil)
+	st, err := g.Load(ctx, Targets{Dir: dir}, 0, n, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
