@@ -154,6 +154,24 @@ func (c *Typed[V]) Get(ctx context.Context, name string) (V, docs.Rev, error) {
 	return c.fetch(ctx, name, now, seq)
 }
 
+// Cached returns what Get would return without asking the store: the
+// copy of name younger than TTL, if there is one (ok false otherwise).
+// It costs no allocation, so a caller can skip preparing a store call
+// (a context with a deadline) when the document is in memory.
+func (c *Typed[V]) Cached(name string) (v V, rev docs.Rev, ok bool) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, found := c.m[name]; found {
+		e := el.Value.(*entry[V])
+		if !e.checked.IsZero() && (c.ttl < 0 || now.Sub(e.checked) < c.ttl) {
+			c.lru.MoveToFront(el)
+			return e.val, e.rev, true
+		}
+	}
+	return v, "", false
+}
+
 // Fresh reads name from the store whatever is cached (a writer whose
 // compare-and-swap failed must see the newest revision) and caches it.
 func (c *Typed[V]) Fresh(ctx context.Context, name string) (V, docs.Rev, error) {

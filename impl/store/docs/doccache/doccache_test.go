@@ -234,3 +234,48 @@ func TestCache(t *testing.T) {
 		})
 	}
 }
+
+// TestCached: Cached answers from memory only: nothing before a Get,
+// the copy after it, nothing once the TTL passed or the feed dropped it,
+// and it never reaches the store nor allocates.
+func TestCached(t *testing.T) {
+	ctx := context.Background()
+	s := docs.NewFS(t.TempDir())
+	rev, err := s.Put(ctx, "p", []byte(`{"v":1}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &counting{Store: s}
+	clk := &clock{t: time.Unix(1000, 0)}
+	c := doccache.New(cs, doccache.Options{TTL: time.Minute, Now: clk.now})
+	defer c.Stop()
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached before any Get")
+	}
+	if _, _, err := c.Get(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	doc, got, ok := c.Cached("p")
+	if !ok || string(doc) != `{"v":1}` || got != rev {
+		t.Fatalf("Cached = %s, %s, %v; want the copy at %s", doc, got, ok, rev)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Cached("p") }); n != 0 {
+		t.Fatalf("Cached allocates %v times", n)
+	}
+	if g, r := cs.gets.Load(), cs.revs.Load(); g != 1 || r != 0 {
+		t.Fatalf("store reached %d times (+%d revision checks), want once (the Get)", g, r)
+	}
+	clk.add(2 * time.Minute)
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached past the TTL")
+	}
+	if _, _, err := c.Get(ctx, "p"); err != nil { // revalidates
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "p", []byte(`{"v":2}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached after the feed announced a new revision")
+	}
+}
