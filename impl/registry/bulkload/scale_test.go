@@ -141,6 +141,9 @@ func TestScale(t *testing.T) {
 	pg := start(t, bin, work, "pg1", "--database", database, "--blobs", blobURL)
 	rep.rows = append(rep.rows, row{what: "start: process start to /-/readyz 200", pg: fmtDur(pg.ready),
 		local: fmtDur(local.ready), ratio: ratio(float64(pg.ready), float64(local.ready))})
+	bootPG, _ := pg.rss(t)
+	bootLocal, _ := local.rss(t)
+	rep.mem("RSS (VmRSS) right after start", bootPG, bootLocal)
 
 	names := make([]string, distinct)
 	for i := range names {
