@@ -23,6 +23,9 @@ const abbreviatedType = "application/vnd.npm.install-v1+json"
 // is not stored is docs.ErrNotFound; a store that cannot answer is an
 // unavailable error (503).
 func (s *Server) entry(ctx context.Context, name string) (*entry, error) {
+	if e, _, ok := s.docs.Cached(name); ok {
+		return e, nil // no store call: no deadline to set up
+	}
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	e, _, err := s.docs.Get(ctx, name)
