@@ -158,7 +158,7 @@ func (g *Generator) publishTemplate(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Users.Cost = 4
+	a.Users.(*auth.Users).Cost = 4
 	now := time.Now()
 	if err := a.Users.Add("bulkload", "bulkload-password", auth.RolePublish, now); err != nil {
 		return nil, err
