@@ -326,7 +326,10 @@ func (c *call) tarball() {
 		return
 	}
 	h["Content-Type"] = octetCT
-	file := e.doc.StoredFile(version)
+	file := c.file // the URL's file is the version's unless the document names another
+	if f, ok := e.doc.Blobs[version]; ok {
+		file = f
+	}
 	key := c.name + "/" + file
 	if b, ok := c.s.blobs.get(key); ok {
 		h["Content-Length"] = []string{itoa(len(b))}
