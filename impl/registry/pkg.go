@@ -25,6 +25,9 @@ const abbreviatedType = "application/vnd.npm.install-v1+json"
 // is not stored is docs.ErrNotFound; a store that cannot answer is an
 // unavailable error (503).
 func (s *Server) entry(ctx context.Context, name string) (*entry, error) {
+	if e, _, ok := s.docs.Cached(name); ok {
+		return e, nil // no store call: no deadline to set up
+	}
 	ctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	e, _, err := s.docs.Get(ctx, name)
@@ -338,7 +341,10 @@ func (c *call) tarball() {
 		return
 	}
 	h["Content-Type"] = octetCT
-	file := e.doc.StoredFile(version)
+	file := c.file // the URL's file is the version's unless the document names another
+	if f, ok := e.doc.Blobs[version]; ok {
+		file = f
+	}
 	key := c.name + "/" + file
 	if b, ok := c.s.blobs.get(key); ok {
 		h["Content-Length"] = []string{itoa(len(b))}

@@ -51,6 +51,7 @@ package main
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -160,11 +161,11 @@ func (e *env) registryServe(args []string) error {
 	openReg := fs.Bool("open-registration", envBool(e, "BUN13_REGISTRY_OPEN_REGISTRATION"), "let npm adduser create publish-role users")
 	ttl := fs.Duration("token-ttl", envDuration(e, "BUN13_REGISTRY_TOKEN_TTL", auth.DefaultTTL), "lifetime of tokens issued at login")
 	accessLog := fs.Bool("access-log", !envFalse(e, "BUN13_REGISTRY_ACCESS_LOG"), "log every request (otherwise errors and writes only)")
-	gcPercent := fs.Int("gc-percent", 400, "GC target percentage unless GOGC is set: the live heap is small and request garbage is short-lived, so a larger target trades a few MiB for fewer collections")
+	gcPercent := fs.Int("gc-percent", 400, "GC target percentage unless GOGC is set: the live heap is small and request garbage is short-lived, so a larger target trades a few MiB for fewer collections (with --database: 100)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until shutdown")
 	logLevel := fs.String("log-level", e.envDefault("BUN13_REGISTRY_LOG_LEVEL", "info"), "debug, info, warn or error")
 	drain := fs.Duration("drain-period", envDuration(e, "BUN13_REGISTRY_DRAIN_PERIOD", 0), "on SIGTERM, keep serving this long with /-/readyz answering 503 before shutting down")
-	cacheEntries := fs.Int("cache-entries", envInt(e, "BUN13_REGISTRY_CACHE_ENTRIES", 10000), "packages whose parsed documents and packuments are kept in memory")
+	cacheEntries := fs.Int("cache-entries", envInt(e, "BUN13_REGISTRY_CACHE_ENTRIES", 10000), "packages whose parsed documents and packuments are kept in memory (with --database: 2000)")
 	tarCache := fs.String("tarball-cache", e.envDefault("BUN13_REGISTRY_TARBALL_CACHE", "64MiB"), "memory for small tarballs (bytes, or with KiB/MiB/GiB; 0 disables)")
 	shared := e.sharedFlagsOn(fs)
 	pos, err := parseInterspersed(fs, args)
@@ -188,6 +189,20 @@ func (e *env) registryServe(args []string) error {
 	distributed, err := shared.on()
 	if err != nil {
 		return err
+	}
+	if distributed {
+		// A replica keeps its memory bounded (issue 12: under 200 MiB
+		// after 10,000 distinct packuments): a cached package costs about
+		// 14 KB of live heap, and the GC target multiplies it. A miss is
+		// one database read. The flags (or their variables) override.
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if _, env := e.lookup("BUN13_REGISTRY_CACHE_ENTRIES"); !set["cache-entries"] && !env {
+			*cacheEntries = sharedCacheEntries
+		}
+		if !set["gc-percent"] {
+			*gcPercent = sharedGCPercent
+		}
 	}
 	if distributed && *upstream != "" {
 		return usagef("registry serve: %v", errSharedConflict)

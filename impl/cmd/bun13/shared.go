@@ -32,6 +32,12 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// Defaults of the distributed mode that differ from the single node's.
+const (
+	sharedCacheEntries = 2000
+	sharedGCPercent    = 100
+)
+
 // sharedFlags are the flags of the distributed mode.
 type sharedFlags struct {
 	database, blobs, redis, replicaID string

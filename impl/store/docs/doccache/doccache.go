@@ -56,10 +56,11 @@ type Typed[V any] struct {
 	now     func() time.Time
 	unsub   func()
 
-	mu  sync.Mutex
-	m   map[string]*list.Element // of *entry
-	lru list.List                // front: most recently used
-	seq uint64                   // bumped by every change the feed delivers
+	mu   sync.Mutex
+	m    map[string]*list.Element // of *entry
+	lru  list.List                // front: most recently used
+	seq  uint64                   // bumped by every change the feed delivers
+	last docs.Change              // the change that bumped seq last
 }
 
 type entry[V any] struct {
@@ -109,6 +110,7 @@ func (c *Typed[V]) change(ch docs.Change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.seq++
+	c.last = ch
 	if ch.Lost {
 		for el := c.lru.Front(); el != nil; el = el.Next() {
 			el.Value.(*entry[V]).checked = time.Time{}
@@ -161,6 +163,24 @@ func (c *Typed[V]) Get(ctx context.Context, name string) (V, docs.Rev, error) {
 		}
 	}
 	return c.fetch(ctx, name, now, seq)
+}
+
+// Cached returns what Get would return without asking the store: the
+// copy of name younger than TTL, if there is one (ok false otherwise).
+// It costs no allocation, so a caller can skip preparing a store call
+// (a context with a deadline) when the document is in memory.
+func (c *Typed[V]) Cached(name string) (v V, rev docs.Rev, ok bool) {
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, found := c.m[name]; found {
+		e := el.Value.(*entry[V])
+		if !e.checked.IsZero() && (c.ttl < 0 || now.Sub(e.checked) < c.ttl) {
+			c.lru.MoveToFront(el)
+			return e.val, e.rev, true
+		}
+	}
+	return v, "", false
 }
 
 // Fresh reads name from the store whatever is cached (a writer whose
@@ -223,12 +243,15 @@ func (c *Typed[V]) Drop(name string) {
 // put caches v at rev as read (or written) when the feed had delivered
 // seq changes. If changes arrived since, one of them may be a newer write
 // of name whose notification came before this copy: the entry is then
-// kept but revalidated on its next use.
+// kept but revalidated on its next use; unless the one change since is
+// name at rev itself (the notification of this very copy, as a local
+// store delivers it inside Put), which says nothing newer.
 func (c *Typed[V]) put(name string, v V, rev docs.Rev, now time.Time, seq uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	checked := now
-	if c.seq != seq {
+	own := c.seq == seq+1 && !c.last.Lost && c.last.Name == name && c.last.Rev == rev
+	if c.seq != seq && !own {
 		checked = time.Time{}
 	}
 	e := &entry[V]{name: name, val: v, rev: rev, checked: checked}

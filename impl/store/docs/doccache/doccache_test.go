@@ -298,3 +298,100 @@ func TestStaleIfError(t *testing.T) {
 		t.Fatalf("Get after the store is back: %q %v", b, err)
 	}
 }
+
+// TestCached: Cached answers from memory only: nothing before a Get,
+// the copy after it, nothing once the TTL passed or the feed dropped it,
+// and it never reaches the store nor allocates.
+func TestCached(t *testing.T) {
+	ctx := context.Background()
+	s := docs.NewFS(t.TempDir())
+	rev, err := s.Put(ctx, "p", []byte(`{"v":1}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &counting{Store: s}
+	clk := &clock{t: time.Unix(1000, 0)}
+	c := doccache.New(cs, doccache.Options{TTL: time.Minute, Now: clk.now})
+	defer c.Stop()
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached before any Get")
+	}
+	if _, _, err := c.Get(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	doc, got, ok := c.Cached("p")
+	if !ok || string(doc) != `{"v":1}` || got != rev {
+		t.Fatalf("Cached = %s, %s, %v; want the copy at %s", doc, got, ok, rev)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.Cached("p") }); n != 0 {
+		t.Fatalf("Cached allocates %v times", n)
+	}
+	if g, r := cs.gets.Load(), cs.revs.Load(); g != 1 || r != 0 {
+		t.Fatalf("store reached %d times (+%d revision checks), want once (the Get)", g, r)
+	}
+	clk.add(2 * time.Minute)
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached past the TTL")
+	}
+	if _, _, err := c.Get(ctx, "p"); err != nil { // revalidates
+		t.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "p", []byte(`{"v":2}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := c.Cached("p"); ok {
+		t.Fatal("Cached after the feed announced a new revision")
+	}
+}
+
+// TestOwnWriteNeedsNoRevalidation: a copy written through the cache
+// whose own notification is the only change since is served without a
+// revision check; one with another change in between is revalidated.
+func TestOwnWriteNeedsNoRevalidation(t *testing.T) {
+	ctx := context.Background()
+	s := docs.NewFS(t.TempDir())
+	cs := &counting{Store: s}
+	c := doccache.New(cs, doccache.Options{TTL: time.Hour})
+	defer c.Stop()
+	rev, err := c.Put(ctx, "p", []byte(`{"v":1}`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, _, err := c.Get(ctx, "p"); err != nil || string(doc) != `{"v":1}` {
+		t.Fatalf("Get = %s, %v", doc, err)
+	}
+	if g, r := cs.gets.Load(), cs.revs.Load(); g != 0 || r != 0 {
+		t.Fatalf("Get after the cache's own write reached the store: %d gets, %d revision checks", g, r)
+	}
+	// Another package's write lands between the snapshot and the put:
+	// the copy is revalidated once.
+	other := &racing{Store: s, during: func() { _, _ = s.Put(ctx, "q", []byte(`{}`), "") }}
+	c2 := doccache.New(other, doccache.Options{TTL: time.Hour})
+	defer c2.Stop()
+	if _, err := c2.Put(ctx, "p", []byte(`{"v":2}`), rev); err != nil {
+		t.Fatal(err)
+	}
+	if doc, _, err := c2.Get(ctx, "p"); err != nil || string(doc) != `{"v":2}` {
+		t.Fatalf("Get = %s, %v", doc, err)
+	}
+	if r := other.revs.Load(); r != 1 {
+		t.Fatalf("%d revision checks after a write with another change in between, want 1", r)
+	}
+}
+
+// racing runs during inside each Put, before the write itself.
+type racing struct {
+	docs.Store
+	during func()
+	revs   atomic.Int64
+}
+
+func (r *racing) Put(ctx context.Context, name string, doc []byte, expected docs.Rev) (docs.Rev, error) {
+	r.during()
+	return r.Store.Put(ctx, name, doc, expected)
+}
+
+func (r *racing) Revision(ctx context.Context, name string) (docs.Rev, error) {
+	r.revs.Add(1)
+	return r.Store.Revision(ctx, name)
+}
