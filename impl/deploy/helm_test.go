@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -393,7 +394,7 @@ func startLikePod(t *testing.T, bin string, r *rendered, secrets map[string]stri
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
-	var logs bytes.Buffer
+	var logs lockedBuffer // written by exec's copying goroutine while the test reads it
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -429,4 +430,22 @@ func startLikePod(t *testing.T, bin string, r *rendered, secrets map[string]stri
 	if s := status(base + r.sm.Spec.Endpoints[0].Path); s != http.StatusOK {
 		t.Errorf("ServiceMonitor path %s: %d (METRICS on in the chart's lockfile?)", r.sm.Spec.Endpoints[0].Path, s)
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
