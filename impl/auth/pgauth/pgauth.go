@@ -194,21 +194,11 @@ func SchemaVersion() (uint, error) { return pgmigrate.Latest(migrations, "migrat
 // (if any), loads every cached table and returns a Store whose feed is
 // listening.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
-	if err := Migrate(ctx, url); err != nil {
+	pool, connCfg, err := pgmigrate.Open(ctx, "pgauth", url, migrations, "migrations", MigrationsTable, o.MaxConns)
+	if err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("pgauth: %w", err)
-	}
-	if o.MaxConns > 0 {
-		pcfg.MaxConns = o.MaxConns
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("pgauth: %w", err)
-	}
-	s := &Store{pool: pool, cfg: pcfg.ConnConfig, log: o.Logger, o: o, replica: o.Replica, timeout: o.Timeout}
+	s := &Store{pool: pool, cfg: connCfg, log: o.Logger, o: o, replica: o.Replica, timeout: o.Timeout}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -110,16 +110,8 @@ func (e *env) registrySweep(args []string) error {
 	res, err := sweep.Run(e.ctx, st.docs, st.blobs, sweep.Options{
 		Grace:  *grace,
 		DryRun: *dry,
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			fmt.Fprintf(e.stderr, "registry sweep: waiting %s before deleting\n", d)
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		Waiting: func(d time.Duration) {
+			fmt.Fprintf(e.stderr, "registry sweep: waiting %s before deleting what is still orphaned\n", d)
 		},
 	})
 	for _, o := range res.Found {

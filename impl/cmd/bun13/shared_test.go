@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bun13/bun13/impl/registry/registrytest"
+	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
 )
@@ -167,6 +169,27 @@ func TestRegistryReplicas(t *testing.T) {
 	}
 	if code, body := get(t, b.url+"/rep-pkg/-/rep-pkg-1.0.0.tgz"); code != 200 || string(body) != string(tgz) {
 		t.Fatalf("tarball through b: %d", code)
+	}
+	// A tarball no document refers to (a replica died between the blob
+	// and the commit): registry sweep lists it, then deletes it.
+	bl, err := blobs.OpenURL(context.Background(), bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bl.Close()
+	if err := bl.Put(context.Background(), "rep-pkg", "rep-pkg-2.0.0+bun13-dead.tgz", []byte("orphan")); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := cliRun(t, "", nil, "", "registry", "sweep", "--dry-run", "--database", db, "--blobs", bucket)
+	if code != 0 || !strings.Contains(out, "orphan rep-pkg/rep-pkg-2.0.0+bun13-dead.tgz") || !strings.Contains(out, "1 orphaned tarballs found, 0 deleted") {
+		t.Fatalf("sweep --dry-run: %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = cliRun(t, "", nil, "", "registry", "sweep", "--grace", "10ms", "--database", db, "--blobs", bucket)
+	if code != 0 || !strings.Contains(out, "1 orphaned tarballs found, 1 deleted") {
+		t.Fatalf("sweep: %d\n%s\n%s", code, out, errs)
+	}
+	if files, err := bl.List(context.Background(), "rep-pkg"); err != nil || len(files) != 1 {
+		t.Fatalf("after the sweep: %q %v (want the published tarball alone)", files, err)
 	}
 	if code, body := get(t, b.url+"/_dashboard/api/fleet"); code != 200 || !strings.Contains(string(body), `"ra"`) || !strings.Contains(string(body), `"rb"`) {
 		waitFleet := time.Now().Add(15 * time.Second)

@@ -18,6 +18,7 @@ import (
 	migratepgx "github.com/golang-migrate/migrate/v4/database/pgx/v5"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -73,4 +74,28 @@ func Latest(fsys fs.FS, dir string) (uint, error) {
 		err = nil
 	}
 	return v, err
+}
+
+// Open migrates the database at url with the migrations in dir of fsys
+// (as Up) and opens a connection pool on it, of at most maxConns
+// connections when maxConns is positive (else pgxpool's default or the
+// URL's pool_max_conns). It returns the pool and the connection config,
+// from which a store dials its dedicated LISTEN connection. Errors are
+// prefixed with who (the store's package name).
+func Open(ctx context.Context, who, url string, fsys fs.FS, dir, table string, maxConns int32) (*pgxpool.Pool, *pgx.ConnConfig, error) {
+	if err := Up(ctx, url, fsys, dir, table); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", who, err)
+	}
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", who, err)
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", who, err)
+	}
+	return pool, pcfg.ConnConfig, nil
 }

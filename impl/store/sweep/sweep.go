@@ -35,6 +35,9 @@ type Options struct {
 	// Sleep waits d or until ctx ends; nil means a timer. Tests pass
 	// their own.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Waiting, when not nil, is told before the wait between the passes
+	// (a command says so to its user).
+	Waiting func(d time.Duration)
 }
 
 // Orphan is one blob no document refers to.
@@ -120,6 +123,9 @@ func Run(ctx context.Context, d docs.Store, b blobs.Store, o Options) (Result, e
 				return ctx.Err()
 			}
 		}
+	}
+	if o.Waiting != nil {
+		o.Waiting(grace)
 	}
 	if err := sleep(ctx, grace); err != nil {
 		return res, err

@@ -88,23 +88,13 @@ func SchemaVersion() (uint, error) { return pgmigrate.Latest(migrations, "migrat
 // Open migrates the database at url (a postgres:// URL) and returns a
 // Store on it whose feed is listening when Open returns.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
-	if err := Migrate(ctx, url); err != nil {
+	pool, connCfg, err := pgmigrate.Open(ctx, "pgdocs", url, migrations, "migrations", MigrationsTable, o.MaxConns)
+	if err != nil {
 		return nil, err
-	}
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("pgdocs: %w", err)
-	}
-	if o.MaxConns > 0 {
-		pcfg.MaxConns = o.MaxConns
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("pgdocs: %w", err)
 	}
 	s := &Store{
 		pool:  pool,
-		cfg:   pcfg.ConnConfig,
+		cfg:   connCfg,
 		log:   o.Logger,
 		delay: o.ReconnectDelay,
 		done:  make(chan struct{}),
