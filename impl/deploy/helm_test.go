@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +28,7 @@ import (
 	"github.com/bun13/bun13/impl/lockfile"
 	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 const chartDir = "impl/deploy/helm/bun13"
@@ -309,14 +309,9 @@ func flagValue(args []string, name string) string {
 // its own).
 func testSecrets(t *testing.T) map[string]string {
 	t.Helper()
-	s3 := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
-	sep := "&"
-	if !strings.Contains(s3, "?") {
-		sep = "?"
-	}
 	return map[string]string{
 		"database-url":          pgtemp.New(t),
-		"blobs-url":             s3 + sep + "prefix=helm-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/",
+		"blobs-url":             s3temp.New(t, "helm"),
 		"redis-url":             testenv.Getenv(t, "BUN13_TEST_REDIS", "a Redis server", "source .ci/services (or .ci/services -- go test ...)"),
 		"aws-access-key-id":     os.Getenv("AWS_ACCESS_KEY_ID"),
 		"aws-secret-access-key": os.Getenv("AWS_SECRET_ACCESS_KEY"),

@@ -7,8 +7,6 @@ package registry
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +22,8 @@ import (
 	"github.com/bun13/bun13/impl/store/docs"
 	"github.com/bun13/bun13/impl/store/docs/pgdocs"
 	"github.com/bun13/bun13/impl/store/search/pgsearch"
-	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 // sharedStores is one database and one bucket prefix for a test's
@@ -36,14 +34,8 @@ type sharedStores struct {
 
 func newSharedStores(t *testing.T) sharedStores {
 	t.Helper()
-	base := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	sep := "&"
-	if !strings.Contains(base, "?") {
-		sep = "?"
-	}
-	return sharedStores{db: pgtemp.New(t), bucket: base + sep + "prefix=registry-" + hex.EncodeToString(r[:]) + "/"}
+	bucket := s3temp.New(t, "registry")
+	return sharedStores{db: pgtemp.New(t), bucket: bucket}
 }
 
 // flaky wraps a docs.Store; while down is set every call fails as a

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/bun13/bun13/impl/auth"
@@ -74,13 +73,7 @@ func (sc *Scopes) Get(name string, now time.Time) (auth.Scope, bool) {
 
 // List implements auth.ScopeStore: sorted by name.
 func (sc *Scopes) List(now time.Time) []auth.Scope {
-	m := sc.snap()
-	out := make([]auth.Scope, 0, len(m))
-	for _, x := range m {
-		out = append(out, x)
-	}
-	slices.SortFunc(out, func(a, b auth.Scope) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return byName(sc.snap())
 }
 
 // insertScope adds x with its members unless the scope exists, and

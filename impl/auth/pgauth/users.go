@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/bun13/bun13/impl/auth"
@@ -175,13 +175,7 @@ func (u *Users) Get(name string, now time.Time) (auth.User, bool) {
 
 // List implements auth.UserStore, from the snapshot, sorted by name.
 func (u *Users) List(now time.Time) []auth.User {
-	m := u.snap()
-	out := make([]auth.User, 0, len(m))
-	for _, x := range m {
-		out = append(out, x)
-	}
-	slices.SortFunc(out, func(a, b auth.User) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return byName(u.snap())
 }
 
 // Authenticate implements auth.UserStore. The row is read from the
@@ -257,4 +251,13 @@ func (s *Store) EnsureAdmin(ctx context.Context, name string, now time.Time) (pa
 		return "", false, nil
 	}
 	return pw, true, nil
+}
+
+// byName returns the rows of a snapshot (keyed by name) sorted by name.
+func byName[X any](m map[string]X) []X {
+	out := make([]X, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
 }

@@ -38,10 +38,8 @@ func (e *env) registryMigrate(args []string) error {
 	if *from == "" {
 		return usagef("registry migrate: --from DATA_DIR is required")
 	}
-	if on, err := sf.on(); err != nil {
+	if err := sf.required("registry migrate"); err != nil {
 		return err
-	} else if !on {
-		return usagef("registry migrate: --database and --blobs are required")
 	}
 	pkgs := filepath.Join(*from, "packages")
 	if !fileExists(pkgs) {
@@ -97,10 +95,8 @@ func (e *env) registrySweep(args []string) error {
 	if len(pos) != 0 {
 		return usagef("registry sweep: unexpected argument %q", pos[0])
 	}
-	if on, err := sf.on(); err != nil {
+	if err := sf.required("registry sweep"); err != nil {
 		return err
-	} else if !on {
-		return usagef("registry sweep: --database and --blobs are required")
 	}
 	st, err := openShared(e.ctx, sf, e.logger())
 	if err != nil {

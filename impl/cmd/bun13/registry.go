@@ -186,7 +186,7 @@ func (e *env) registryServe(args []string) error {
 	if tarCacheBytes == 0 {
 		tarCacheBytes = -1 // registry.Options: negative disables
 	}
-	distributed, err := shared.on()
+	distributed, err := shared.on("registry serve")
 	if err != nil {
 		return err
 	}

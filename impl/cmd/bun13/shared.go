@@ -64,19 +64,28 @@ func (e *env) sharedFlagsOn(fs interface {
 
 // on reports whether the distributed mode was asked for, and checks the
 // flags go together.
-func (f *sharedFlags) on() (bool, error) {
+func (f *sharedFlags) on(cmd string) (bool, error) {
 	switch {
 	case f.database == "" && f.blobs == "":
 		if f.redis != "" {
-			return false, usagef("registry serve: --redis needs --database and --blobs")
+			return false, usagef("%s: --redis needs --database and --blobs", cmd)
 		}
 		return false, nil
 	case f.database == "":
-		return false, usagef("registry serve: --blobs needs --database")
+		return false, usagef("%s: --blobs needs --database", cmd)
 	case f.blobs == "":
-		return false, usagef("registry serve: --database needs --blobs")
+		return false, usagef("%s: --database needs --blobs", cmd)
 	}
 	return true, nil
+}
+
+// required is on for a command that works only on the shared stores.
+func (f *sharedFlags) required(cmd string) error {
+	on, err := f.on(cmd)
+	if err == nil && !on {
+		err = usagef("%s: --database and --blobs are required", cmd)
+	}
+	return err
 }
 
 // sharedStores are the open stores of the distributed mode.

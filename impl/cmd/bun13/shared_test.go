@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -15,21 +13,15 @@ import (
 
 	"github.com/bun13/bun13/impl/registry/registrytest"
 	"github.com/bun13/bun13/impl/store/blobs"
-	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 // sharedURLs are a fresh database and bucket prefix for a test.
 func sharedURLs(t *testing.T) (db, bucket string) {
 	t.Helper()
-	base := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
-	var r [6]byte
-	_, _ = rand.Read(r[:])
-	sep := "&"
-	if !strings.Contains(base, "?") {
-		sep = "?"
-	}
-	return pgtemp.New(t), base + sep + "prefix=cmd-" + hex.EncodeToString(r[:]) + "/"
+	bucket = s3temp.New(t, "cmd")
+	return pgtemp.New(t), bucket
 }
 
 func get(t *testing.T, url string) (int, []byte) {

@@ -27,6 +27,7 @@ import (
 	"github.com/bun13/bun13/impl/store/search/pgsearch"
 	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 // The scale measurement of issue 12 (impl/registry/README.md,
@@ -110,7 +111,7 @@ func TestScale(t *testing.T) {
 	}
 	if database == "" || blobURL == "" || data == "" {
 		database = pgtemp.New(t)
-		blobURL = s3 + "&prefix=" + "scale-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "/"
+		blobURL = s3temp.WithPrefix(t, s3, "scale")
 		data = filepath.Join(work, "local")
 		withTarballs = min(n, 1000)
 		st, closeAll := openStores(t, database, blobURL)

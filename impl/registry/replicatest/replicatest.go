@@ -14,14 +14,11 @@ package replicatest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +31,7 @@ import (
 
 	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 // Install hints of the servers and tools the harness needs.
@@ -569,21 +567,7 @@ func FreePort(t testing.TB) int {
 // cluster starts with no tarballs.
 func FreshPrefix(t testing.TB) string {
 	t.Helper()
-	base := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", InstallServices)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("BUN13_TEST_S3: %v", err)
-	}
-	q := u.Query()
-	q.Set("prefix", "replicatest-"+randHex(6)+"/")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	return s3temp.New(t, "replicatest")
 }
 
 // NewClient returns an HTTP client with a timeout and enough idle

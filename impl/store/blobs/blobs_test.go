@@ -2,14 +2,12 @@ package blobs_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
 	"testing"
 
 	"github.com/bun13/bun13/impl/store/blobs"
 	"github.com/bun13/bun13/impl/store/blobs/blobstest"
 	"github.com/bun13/bun13/impl/testenv"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 	"gocloud.dev/blob/fileblob"
 )
 
@@ -42,12 +40,7 @@ func TestFileblobConformance(t *testing.T) {
 func TestS3Conformance(t *testing.T) {
 	base := testenv.Getenv(t, "BUN13_TEST_S3", "an S3 server", "source .ci/services (or .ci/services -- go test ...)")
 	blobstest.Run(t, func(t *testing.T) func(*testing.T) blobs.Store {
-		var r [6]byte
-		_, _ = rand.Read(r[:])
-		u := base + "&prefix=" + t.Name() + "-" + hex.EncodeToString(r[:]) + "/"
-		if !strings.Contains(base, "?") {
-			u = strings.Replace(u, "&", "?", 1)
-		}
+		u := s3temp.WithPrefix(t, base, t.Name())
 		return func(t *testing.T) blobs.Store {
 			s, err := blobs.OpenURL(context.Background(), u)
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/bun13/bun13/impl/store/transfer"
 	"github.com/bun13/bun13/impl/testenv"
 	"github.com/bun13/bun13/impl/testenv/pgtemp"
+	"github.com/bun13/bun13/impl/testenv/s3temp"
 )
 
 type pkg struct {
@@ -150,7 +151,7 @@ func TestCopyToDistributed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	b, err := blobs.OpenURL(ctx, s3+"&prefix=transfer-"+strings.ReplaceAll(time.Now().Format("150405.000000000"), ".", "")+"/")
+	b, err := blobs.OpenURL(ctx, s3temp.WithPrefix(t, s3, "transfer"))
 	if err != nil {
 		t.Fatal(err)
 	}
